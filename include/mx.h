@@ -1,0 +1,242 @@
+/* mx.h: the public interface of the mlexp engine.
+ *
+ * Conventions
+ * - Every public name starts with mx_ (types, functions) or MX_ (macros).
+ * - Tensors are float32, row-major, NHWC for images (Keras channels_last).
+ * - Functions that can fail return 0 on success and -1 on failure, or NULL;
+ *   mx_error() then gives a one-line message naming the file, layer or field.
+ *   The library never aborts or exits on bad input.
+ */
+#ifndef MX_H
+#define MX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MX_VERSION "0.1.0"
+#define MX_MAX_RANK 8
+#define MX_NAME_MAX 128
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Message of the last failure on this thread ("" if none). */
+const char *mx_error(void);
+void mx_clear_error(void);
+
+/* ---- threads ----------------------------------------------------------- */
+
+/* Size the worker pool (0: one per online core). Call outside of any step;
+ * results are bit-identical for a given seed and thread count. */
+int mx_set_threads(int n);
+int mx_threads(void);
+
+/* ---- tensors ----------------------------------------------------------- */
+
+typedef struct mx_tensor {
+    int rank;
+    int64_t shape[MX_MAX_RANK];
+    float *data; /* prod(shape) floats, contiguous */
+} mx_tensor;
+
+/* Owning tensor, zero-filled; free with mx_tensor_free. */
+mx_tensor *mx_tensor_new(int rank, const int64_t *shape);
+void mx_tensor_free(mx_tensor *t);
+int64_t mx_tensor_size(const mx_tensor *t);
+/* "(2, 28, 28, 1)" into buf; returns buf. */
+char *mx_shape_str(int rank, const int64_t *shape, char *buf, size_t n);
+
+/* numpy .npy (version 1-3, little-endian float32 or float64/uint8/int32 converted
+ * to float32 on load). Saved arrays are float32 C-order. */
+mx_tensor *mx_npy_load(const char *path);
+int mx_npy_save(const char *path, const mx_tensor *t);
+
+/* ---- datasets ---------------------------------------------------------- */
+
+typedef struct mx_dataset {
+    int64_t n;                    /* samples */
+    int rank;                     /* rank of one sample, e.g. 3 for (28, 28, 1) */
+    int64_t shape[MX_MAX_RANK];   /* sample shape */
+    float *x;                     /* (n, shape...) */
+    int32_t *y;                   /* (n) class index, or NULL */
+    int n_classes;
+    char **class_names;           /* n_classes strings, or NULL */
+} mx_dataset;
+
+int64_t mx_dataset_sample_size(const mx_dataset *d);
+void mx_dataset_free(mx_dataset *d);
+/* First `count` samples starting at `start` as a new dataset (copies). */
+mx_dataset *mx_dataset_slice(const mx_dataset *d, int64_t start, int64_t count);
+
+/* Gzipped (or plain) IDX files: images (n, rows, cols) become (n, rows, cols, 1)
+ * floats with raw pixel values 0..255; labels become int32. */
+mx_dataset *mx_idx_load(const char *images_path, const char *labels_path);
+
+/* Named datasets. `dir` is the user's --data directory or NULL for defaults.
+ * split is "train" or "test". Pixel values are raw (0..255). Names:
+ *   fashion_mnist  - Debian dataset-fashion-mnist (or the 4 IDX files in dir)
+ *   mnist          - the 4 standard MNIST IDX files in dir
+ *   opencv_digits  - digits.png of opencv-doc, 20x20 padded to 28x28,
+ *                    last grid row of each digit is the test split */
+mx_dataset *mx_dataset_load(const char *name, const char *split, const char *dir);
+
+/* Random small affine distortions of images (NHWC samples), off when all zero. */
+typedef struct mx_augment {
+    float shift;      /* max shift as a fraction of width/height */
+    float rotation;   /* max rotation in degrees */
+    float zoom;       /* max relative scale change */
+} mx_augment;
+
+/* Distort `n` images of shape (h, w, c) from src into dst. Sample i uses a
+ * random stream derived from (seed, first + i), so results do not depend on
+ * batching or threads. */
+void mx_augment_images(const mx_augment *a, const float *src, float *dst, int64_t n,
+                       int h, int w, int c, uint64_t seed, int64_t first);
+
+/* ---- models ------------------------------------------------------------ */
+
+typedef struct mx_model mx_model;
+
+/* Build a model from a Keras model config (the `modelTopology` of a TF.js
+ * model.json, or a Sequential/Model config object). `origin` names the file
+ * for error messages. Weights are initialised from `seed`. */
+mx_model *mx_model_from_json(const char *json_text, const char *origin, uint64_t seed);
+/* Load a TF.js layers model: a directory holding model.json, or the path of
+ * the model.json itself; weight shards are read next to it. */
+mx_model *mx_model_load(const char *path);
+/* Write model.json and weight shards into dir (created if needed), atomically
+ * per file. */
+int mx_model_save(mx_model *m, const char *dir);
+void mx_model_free(mx_model *m);
+
+typedef struct mx_param_counts {
+    int64_t trainable, non_trainable;
+} mx_param_counts;
+mx_param_counts mx_model_param_counts(const mx_model *m);
+/* Keras-style summary table. */
+void mx_model_summary(const mx_model *m, FILE *out);
+const char *mx_model_name(const mx_model *m);
+
+/* Shape of input/output i without the batch dimension. */
+int mx_model_n_inputs(const mx_model *m);
+int mx_model_n_outputs(const mx_model *m);
+int mx_model_input_shape(const mx_model *m, int i, int64_t *shape);  /* returns rank */
+int mx_model_output_shape(const mx_model *m, int i, int64_t *shape); /* returns rank */
+
+/* ---- training configuration --------------------------------------------- */
+
+typedef enum mx_loss_kind {
+    MX_LOSS_SPARSE_CATEGORICAL_CE,
+    MX_LOSS_CATEGORICAL_CE,
+    MX_LOSS_BINARY_CE,
+    MX_LOSS_MSE,
+} mx_loss_kind;
+
+typedef enum mx_opt_kind { MX_OPT_SGD, MX_OPT_ADAM, MX_OPT_RMSPROP } mx_opt_kind;
+
+typedef struct mx_optimizer_config {
+    mx_opt_kind kind;
+    float learning_rate;
+    float momentum;       /* SGD momentum; RMSprop momentum */
+    int nesterov;         /* SGD */
+    float beta_1, beta_2; /* Adam */
+    float rho;            /* RMSprop */
+    float epsilon;        /* Adam, RMSprop */
+    float clipnorm;        /* per-tensor norm clip, 0 = off */
+    float global_clipnorm; /* clip of the global norm, 0 = off */
+} mx_optimizer_config;
+
+/* Keras defaults for the kind (SGD lr 0.01; Adam lr 1e-3, betas 0.9/0.999,
+ * epsilon 1e-7; RMSprop lr 1e-3, rho 0.9, epsilon 1e-7). */
+mx_optimizer_config mx_optimizer_defaults(mx_opt_kind kind);
+/* Parse a Keras optimizer config: "adam" or {"class_name": "Adam", "config": {...}}. */
+int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out);
+/* Parse a Keras loss name ("sparse_categorical_crossentropy", ...) or
+ * {"class_name": ..., "config": {"from_logits": ...}}. */
+int mx_loss_parse(const char *json_text, mx_loss_kind *kind, int *from_logits);
+
+/* Attach loss and optimizer; plans training memory for batch_size. */
+int mx_model_compile(mx_model *m, mx_loss_kind loss, int from_logits,
+                     const mx_optimizer_config *opt);
+
+/* ---- training, evaluation, prediction ------------------------------------ */
+
+typedef struct mx_epoch_stats {
+    int epoch;               /* 1-based */
+    double loss, accuracy;   /* training, running mean over the epoch */
+    double val_loss, val_accuracy; /* NAN when no validation data */
+    double seconds;          /* training time of the epoch */
+    double samples_per_s;
+} mx_epoch_stats;
+
+typedef struct mx_history {
+    int n;                   /* epochs recorded */
+    mx_epoch_stats *epochs;  /* n entries (owned) */
+    int best_epoch;          /* epoch whose weights were restored, 0 if none */
+    int stopped_early;
+} mx_history;
+void mx_history_free(mx_history *h);
+
+typedef struct mx_fit_progress {
+    int epoch, epochs;
+    int64_t step, steps;     /* batches done / per epoch */
+    double loss, accuracy;   /* running means so far in this epoch */
+    double seconds;          /* since the epoch started */
+} mx_fit_progress;
+
+typedef struct mx_fit_options {
+    int epochs;
+    int batch_size;
+    uint64_t seed;              /* shuffling, dropout, augmentation */
+    int shuffle;                /* default 1 */
+    float validation_split;     /* last fraction of the training data, as Keras */
+    const mx_dataset *validation_data; /* overrides validation_split */
+    const mx_augment *augment;  /* NULL: none */
+    float scale, offset;        /* input preprocessing x * scale + offset */
+    /* early stopping on val_loss (or loss without validation) */
+    int early_stopping_patience; /* 0: off */
+    float early_stopping_min_delta;
+    int restore_best_weights;
+    int initial_epoch;          /* for resuming: epochs already done */
+    /* callbacks; a non-zero return from on_epoch_end stops training (saved state stays) */
+    void (*on_batch)(const mx_fit_progress *p, void *user);
+    int (*on_epoch_end)(mx_model *m, const mx_history *h, void *user);
+    void *user;
+    volatile int *interrupt;    /* set non-zero (e.g. by SIGINT) to stop after the step */
+} mx_fit_options;
+
+mx_fit_options mx_fit_defaults(void);
+
+/* Train on `train`. `history` receives the epochs (appended to what it holds,
+ * so a resumed run continues the same history). */
+int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_history *history);
+
+typedef struct mx_eval_result {
+    double loss, accuracy;
+    int n_classes;
+    int64_t *confusion;   /* n_classes x n_classes, rows = true class; owned */
+    int32_t *predicted;   /* (n) predicted class per sample; owned */
+    float *confidence;    /* (n) probability of the predicted class; owned */
+} mx_eval_result;
+int mx_evaluate(mx_model *m, const mx_dataset *d, float scale, float offset, int batch_size,
+                mx_eval_result *out);
+void mx_eval_result_free(mx_eval_result *r);
+
+/* Forward pass in inference mode: x is (N, input shape...), y receives
+ * (N, output shape...) and must be allocated by the caller. */
+int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size);
+
+/* ---- checkpoints --------------------------------------------------------- */
+
+/* Training state beyond the weights: optimizer moments and step count. */
+int mx_optimizer_state_save(const mx_model *m, const char *path);
+int mx_optimizer_state_load(mx_model *m, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MX_H */

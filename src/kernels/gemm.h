@@ -1,0 +1,20 @@
+/* gemm.h: single-precision matrix multiply, the core of Dense and Conv2D.
+ *
+ *   C (M x N) = op(A) (M x K) * op(B) (K x N)      accumulate == 0
+ *   C (M x N) += op(A) * op(B)                      accumulate != 0
+ *
+ * Row-major with leading dimensions in elements. op(A) = A (lda >= K) or,
+ * with trans_a, A is stored K x M (lda >= M) and used transposed; likewise B.
+ * Threads: uses the pool (mx_parallel); runs single-threaded inline when
+ * called from inside a parallel region. Results are bit-identical for any
+ * thread count: every C element is summed by one thread in fixed k order. */
+#ifndef MX_GEMM_H
+#define MX_GEMM_H
+
+#include <stdint.h>
+
+void mx_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+             const float *A, int64_t lda, const float *B, int64_t ldb,
+             float *C, int64_t ldc, int accumulate);
+
+#endif

@@ -1,0 +1,43 @@
+/* simd.h: one vector type for every kernel. GCC/Clang vector extensions
+ * compile the same source to AVX-512, AVX2, SSE, NEON or WebAssembly SIMD;
+ * with MX_NO_SIMD the vector is a plain float and the kernels run scalar. */
+#ifndef MX_SIMD_H
+#define MX_SIMD_H
+
+#include <string.h>
+
+#if defined(MX_NO_SIMD)
+#define MX_VL 1
+typedef float mx_vf;
+#else
+#if defined(__AVX512F__)
+#define MX_VL 16
+#elif defined(__AVX__)
+#define MX_VL 8
+#else /* SSE, NEON, wasm simd128, or a generic 128-bit lowering */
+#define MX_VL 4
+#endif
+typedef float mx_vf __attribute__((vector_size(MX_VL * sizeof(float))));
+#endif
+
+/* Unaligned load/store; memcpy compiles to a single vector move. */
+static inline mx_vf mx_vload(const float *p) {
+    mx_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void mx_vstore(float *p, mx_vf v) { memcpy(p, &v, sizeof v); }
+static inline mx_vf mx_vset1(float x) { return (mx_vf){0} + x; }
+static inline mx_vf mx_vmax(mx_vf a, mx_vf b) { return a > b ? a : b; }
+static inline mx_vf mx_vmin(mx_vf a, mx_vf b) { return a < b ? a : b; }
+static inline float mx_vsum(mx_vf v) {
+#if MX_VL == 1
+    return v;
+#else
+    float s = 0;
+    for (int i = 0; i < MX_VL; i++) s += v[i];
+    return s;
+#endif
+}
+
+#endif
