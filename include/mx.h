@@ -121,6 +121,11 @@ mx_param_counts mx_model_param_counts(const mx_model *m);
 void mx_model_summary(const mx_model *m, FILE *out);
 const char *mx_model_name(const mx_model *m);
 
+/* All weights as one flat array, in the model's weight order. */
+int64_t mx_model_weights_size(const mx_model *m);
+void mx_model_weights_get(const mx_model *m, float *dst);
+void mx_model_weights_set(mx_model *m, const float *src);
+
 /* Shape of input/output i without the batch dimension. */
 int mx_model_n_inputs(const mx_model *m);
 int mx_model_n_outputs(const mx_model *m);
@@ -159,7 +164,11 @@ int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out);
  * {"class_name": ..., "config": {"from_logits": ...}}. */
 int mx_loss_parse(const char *json_text, mx_loss_kind *kind, int *from_logits);
 
-/* Attach loss and optimizer; plans training memory for batch_size. */
+/* Keras names: "sparse_categorical_crossentropy", ...; "Adam", "SGD", "RMSprop" */
+const char *mx_loss_name(mx_loss_kind kind);
+const char *mx_optimizer_name(mx_opt_kind kind);
+
+/* Attach loss and optimizer (Keras model.compile). */
 int mx_model_compile(mx_model *m, mx_loss_kind loss, int from_logits,
                      const mx_optimizer_config *opt);
 
@@ -184,6 +193,7 @@ void mx_history_free(mx_history *h);
 typedef struct mx_fit_progress {
     int epoch, epochs;
     int64_t step, steps;     /* batches done / per epoch */
+    int64_t samples;         /* samples done in this epoch */
     double loss, accuracy;   /* running means so far in this epoch */
     double seconds;          /* since the epoch started */
 } mx_fit_progress;

@@ -62,6 +62,10 @@ typedef void (*mx_task_fn)(void *ctx, int ith, int nth);
 void mx_parallel(mx_task_fn fn, void *ctx);
 /* Split [0, n) into nth nearly equal ranges, give range ith. */
 void mx_split_range(int64_t n, int ith, int nth, int64_t *begin, int64_t *end);
+/* fn(ctx, begin, end) over [0, n) split across the pool; inline when n is
+ * below 2 * grain (too little work to share). */
+typedef void (*mx_range_fn)(void *ctx, int64_t begin, int64_t end);
+void mx_parallel_for(int64_t n, int64_t grain, mx_range_fn fn, void *ctx);
 /* Per-thread scratch memory of MX_SCRATCH_FLOATS floats, allocated with the
  * pool; for packing buffers inside kernels. */
 #define MX_SCRATCH_FLOATS ((size_t)1 << 21) /* 8 MiB */

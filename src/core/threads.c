@@ -21,6 +21,29 @@ void mx_split_range(int64_t n, int ith, int nth, int64_t *begin, int64_t *end) {
     *end = *begin + q + (ith < r);
 }
 
+typedef struct range_task {
+    int64_t n;
+    mx_range_fn fn;
+    void *ctx;
+} range_task;
+
+static void range_run(void *p, int ith, int nth) {
+    range_task *t = p;
+    int64_t b, e;
+    mx_split_range(t->n, ith, nth, &b, &e);
+    if (b < e) t->fn(t->ctx, b, e);
+}
+
+void mx_parallel_for(int64_t n, int64_t grain, mx_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (n < 2 * grain) {
+        fn(ctx, 0, n);
+        return;
+    }
+    range_task t = {n, fn, ctx};
+    mx_parallel(range_run, &t);
+}
+
 static _Thread_local float *tl_scratch;
 static _Thread_local int tl_in_region;
 static float *g_main_scratch;

@@ -28,8 +28,18 @@ static inline mx_vf mx_vload(const float *p) {
 }
 static inline void mx_vstore(float *p, mx_vf v) { memcpy(p, &v, sizeof v); }
 static inline mx_vf mx_vset1(float x) { return (mx_vf){0} + x; }
+#if MX_VL == 1
 static inline mx_vf mx_vmax(mx_vf a, mx_vf b) { return a > b ? a : b; }
 static inline mx_vf mx_vmin(mx_vf a, mx_vf b) { return a < b ? a : b; }
+#else
+/* C vector comparisons give all-ones lanes; select through the bits */
+typedef int mx_vi __attribute__((vector_size(MX_VL * sizeof(int))));
+static inline mx_vf mx_vselect(mx_vi mask, mx_vf a, mx_vf b) {
+    return (mx_vf)(((mx_vi)a & mask) | ((mx_vi)b & ~mask));
+}
+static inline mx_vf mx_vmax(mx_vf a, mx_vf b) { return mx_vselect(a > b, a, b); }
+static inline mx_vf mx_vmin(mx_vf a, mx_vf b) { return mx_vselect(a < b, a, b); }
+#endif
 static inline float mx_vsum(mx_vf v) {
 #if MX_VL == 1
     return v;

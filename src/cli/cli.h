@@ -1,0 +1,86 @@
+/* cli.h: shared pieces of the mlexp command line. */
+#ifndef MX_CLI_H
+#define MX_CLI_H
+
+#include "core/core.h" /* errors and allocation, as in the engine */
+#include "mx.h"
+
+#include <jansson.h>
+
+/* ---- options ---- */
+
+typedef struct cli_opt {
+    const char *name;    /* "--epochs" */
+    const char *metavar; /* "N", or NULL for a flag */
+    const char *help;
+    const char **value;  /* receives the argument */
+    int *flag;           /* set to 1 for a flag */
+} cli_opt;
+
+typedef struct cli_cmd {
+    const char *name, *args, *summary, *details;
+    const cli_opt *opts;
+} cli_cmd;
+
+/* Parse argv (after the command name). Positionals fill pos[0..npos). Returns
+ * 0 to run, 1 after printing --help, -1 on a usage error (message set). */
+int cli_parse(const cli_cmd *c, int argc, char **argv, const char **pos, int npos, int min_pos);
+void cli_usage(const cli_cmd *c, FILE *f);
+int cli_int(const char *s, const char *what, long min, long max, int *out);
+int cli_u64(const char *s, const char *what, uint64_t *out);
+
+/* ---- places ---- */
+
+/* The repository (or install) root holding experiments/ and data/. */
+const char *cli_root(void);
+/* experiments/<name>.json, or a path to a .json file */
+int cli_experiment_path(const char *name_or_path, char *out, size_t n);
+
+/* ---- experiment files (experiments/NAME.json) ---- */
+
+typedef struct cli_experiment {
+    json_t *root;             /* owns everything below */
+    const char *name, *title, *description;
+    const char *dataset;      /* mx_dataset_load name */
+    const char *validation;   /* "none", "test" or "split" */
+    float validation_split;
+    float scale, offset;      /* preprocessing x * scale + offset */
+    mx_augment augment;
+    char *model_json;         /* Keras model config as text */
+    mx_optimizer_config opt;
+    mx_loss_kind loss;
+    int from_logits;
+    int epochs, batch_size;
+    uint64_t seed;
+    int shuffle;
+    int patience, restore_best;
+    float min_delta;
+} cli_experiment;
+
+int cli_experiment_load(const char *path, cli_experiment *e);
+void cli_experiment_free(cli_experiment *e);
+
+/* ---- model directories ---- */
+
+/* metadata.json of a trained model */
+json_t *cli_metadata_load(const char *model_dir);
+int cli_history_save(const char *path, const mx_history *h);
+int cli_history_load(json_t *j, mx_history *h);
+json_t *cli_history_json(const mx_history *h);
+
+/* ---- progress ---- */
+
+void cli_progress_batch(const mx_fit_progress *p, void *user);
+void cli_progress_epoch(const mx_epoch_stats *s, int epochs, int64_t steps);
+
+/* ---- commands ---- */
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+
+/* print "mlexp CMD: error: MSG" and return 1 */
+int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

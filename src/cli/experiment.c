@@ -1,0 +1,124 @@
+/* experiment.c: experiment files. An experiment is data: the dataset, its
+ * preprocessing and augmentation, the model as a Keras config, and the
+ * training settings, so adding one needs no C. Unknown keys are errors, so a
+ * typo never silently falls back to a default. */
+#include "cli/cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_keys(json_t *obj, const char *where, const char *const *known) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        int ok = 0;
+        for (int i = 0; known[i]; i++) ok |= !strcmp(known[i], key);
+        if (!ok) return mx_fail("%s: unknown key '%s'", where, key);
+    }
+    return 0;
+}
+
+static int get_num(json_t *obj, const char *key, double def, double min, double max, double *out, const char *where) {
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_number(v) || json_number_value(v) < min || json_number_value(v) > max)
+        return mx_fail("%s: '%s' must be a number from %g to %g", where, key, min, max);
+    *out = json_number_value(v);
+    return 0;
+}
+
+static const char *get_str(json_t *obj, const char *key, const char *def) {
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : def;
+}
+
+int cli_experiment_load(const char *path, cli_experiment *e) {
+    memset(e, 0, sizeof *e);
+    json_error_t err;
+    e->root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!e->root) return mx_fail("%s: line %d: %s", path, err.line, err.text);
+    json_t *r = e->root;
+    static const char *const top[] = {"name", "title", "description", "dataset", "preprocessing", "augmentation",
+                                      "model", "training", NULL};
+    static const char *const ds[] = {"name", "validation", "validation_split", NULL};
+    static const char *const pre[] = {"scale", "offset", NULL};
+    static const char *const aug[] = {"shift", "rotation", "zoom", NULL};
+    static const char *const tr[] = {"epochs", "batch_size", "seed", "shuffle", "optimizer", "loss", "metrics",
+                                     "early_stopping", NULL};
+    static const char *const es[] = {"patience", "restore_best_weights", "min_delta", NULL};
+    char where[512];
+    snprintf(where, sizeof where, "%s", path);
+    json_t *dataset = json_object_get(r, "dataset"), *prep = json_object_get(r, "preprocessing");
+    json_t *augm = json_object_get(r, "augmentation"), *train = json_object_get(r, "training");
+    json_t *model = json_object_get(r, "model"), *stop = json_object_get(train, "early_stopping");
+    if (!json_is_object(r)) return mx_fail("%s: must be a JSON object", path);
+    if (check_keys(r, where, top)) return -1;
+    if (!json_is_object(dataset) || !json_is_object(model) || !json_is_object(train))
+        return mx_fail("%s: needs 'dataset', 'model' and 'training' objects", path);
+    if (check_keys(dataset, "dataset", ds) || (prep && check_keys(prep, "preprocessing", pre)) ||
+        (json_is_object(augm) && check_keys(augm, "augmentation", aug)) || check_keys(train, "training", tr) ||
+        (json_is_object(stop) && check_keys(stop, "training.early_stopping", es)))
+        return mx_fail_context("%s: ", path);
+    e->name = get_str(r, "name", NULL);
+    if (!e->name) return mx_fail("%s: needs a 'name'", path);
+    e->title = get_str(r, "title", e->name);
+    e->description = get_str(r, "description", NULL);
+    e->dataset = get_str(dataset, "name", NULL);
+    if (!e->dataset) return mx_fail("%s: dataset needs a 'name'", path);
+    e->validation = get_str(dataset, "validation", "none");
+    if (strcmp(e->validation, "none") && strcmp(e->validation, "test") && strcmp(e->validation, "split"))
+        return mx_fail("%s: dataset.validation must be \"none\", \"test\" or \"split\"", path);
+    double v = 0, s = 1, o = 0;
+    if (get_num(dataset, "validation_split", 0.1, 0, 0.9, &v, "dataset") || get_num(prep, "scale", 1, -1e9, 1e9, &s, "preprocessing") ||
+        get_num(prep, "offset", 0, -1e9, 1e9, &o, "preprocessing"))
+        return mx_fail_context("%s: ", path);
+    e->validation_split = (float)v;
+    e->scale = (float)s;
+    e->offset = (float)o;
+    if (json_is_object(augm)) {
+        double sh = 0, rot = 0, zm = 0;
+        if (get_num(augm, "shift", 0, 0, 0.5, &sh, "augmentation") || get_num(augm, "rotation", 0, 0, 180, &rot, "augmentation") ||
+            get_num(augm, "zoom", 0, 0, 0.9, &zm, "augmentation"))
+            return mx_fail_context("%s: ", path);
+        e->augment = (mx_augment){(float)sh, (float)rot, (float)zm};
+    }
+    e->model_json = json_dumps(model, JSON_COMPACT);
+    if (!e->model_json) return mx_fail("%s: cannot serialise the model", path);
+    double ep = 0, bs = 0, seed = 0;
+    if (get_num(train, "epochs", 10, 1, 1e6, &ep, "training") || get_num(train, "batch_size", 32, 1, 65536, &bs, "training") ||
+        get_num(train, "seed", 1, 0, 9007199254740992.0, &seed, "training"))
+        return mx_fail_context("%s: ", path);
+    e->epochs = (int)ep;
+    e->batch_size = (int)bs;
+    e->seed = (uint64_t)seed;
+    e->shuffle = !json_is_false(json_object_get(train, "shuffle"));
+    json_t *opt = json_object_get(train, "optimizer"), *loss = json_object_get(train, "loss");
+    char *txt = opt ? json_dumps(opt, JSON_ENCODE_ANY) : NULL;
+    int rc = mx_optimizer_parse(txt ? txt : "\"adam\"", &e->opt);
+    free(txt);
+    if (rc) return mx_fail_context("%s: training.optimizer: ", path);
+    txt = loss ? json_dumps(loss, JSON_ENCODE_ANY) : NULL;
+    rc = mx_loss_parse(txt ? txt : "\"sparse_categorical_crossentropy\"", &e->loss, &e->from_logits);
+    free(txt);
+    if (rc) return mx_fail_context("%s: training.loss: ", path);
+    if (json_is_object(stop)) {
+        double pat = 0, md = 0;
+        if (get_num(stop, "patience", 0, 0, 1e6, &pat, "early_stopping") || get_num(stop, "min_delta", 0, 0, 1e9, &md, "early_stopping"))
+            return mx_fail_context("%s: ", path);
+        e->patience = (int)pat;
+        e->min_delta = (float)md;
+        e->restore_best = json_is_true(json_object_get(stop, "restore_best_weights"));
+    }
+    return 0;
+}
+
+void cli_experiment_free(cli_experiment *e) {
+    free(e->model_json);
+    json_decref(e->root);
+    memset(e, 0, sizeof *e);
+}

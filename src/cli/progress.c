@@ -1,0 +1,71 @@
+/* progress.c: the live progress bar of `mlexp train`. On a terminal one
+ * line is redrawn at most ten times a second; otherwise (logs, CI) a plain
+ * line is printed every fifth of an epoch. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli/cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void eta(double s, char *buf, size_t n) {
+    if (!(s >= 0) || s > 360000) {
+        snprintf(buf, n, "?");
+        return;
+    }
+    int t = (int)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, n, "%dh%02dm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, n, "%dm%02ds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%ds", t);
+}
+
+void cli_progress_batch(const mx_fit_progress *p, void *user) {
+    (void)user;
+    static double last;
+    static int last_fifth = -1, tty = -1;
+    if (tty < 0) tty = isatty(fileno(stderr));
+    int done = p->step == p->steps;
+    double t = now();
+    double rate = p->seconds > 0 ? (double)p->samples / p->seconds : 0;
+    char e[32];
+    eta(p->step ? p->seconds / (double)p->step * (double)(p->steps - p->step) : -1, e, sizeof e);
+    if (tty) {
+        if (!done && t - last < 0.1) return;
+        last = t;
+        int width = 24, fill = (int)(width * p->step / p->steps);
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : '.';
+        bar[width] = 0;
+        fprintf(stderr, "\r\033[KEpoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.4f  %.0f img/s  ETA %s", p->epoch,
+                p->epochs, bar, (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, e);
+        fflush(stderr);
+        return;
+    }
+    int fifth = (int)(5 * p->step / p->steps);
+    if (p->step == 1) last_fifth = 0;
+    if (fifth == last_fifth || done) return;
+    last_fifth = fifth;
+    fprintf(stderr, "Epoch %d/%d  %lld/%lld  loss %.4f  acc %.4f  %.0f img/s  ETA %s\n", p->epoch, p->epochs,
+            (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, e);
+}
+
+void cli_progress_epoch(const mx_epoch_stats *s, int epochs, int64_t steps) {
+    static int tty = -1;
+    if (tty < 0) tty = isatty(fileno(stderr));
+    if (tty) fputs("\r\033[K", stderr);
+    fprintf(stderr, "Epoch %d/%d  %lld steps  %.1fs  loss %.4f  acc %.4f", s->epoch, epochs, (long long)steps,
+            s->seconds, s->loss, s->accuracy);
+    if (!isnan(s->val_loss)) fprintf(stderr, "  val_loss %.4f  val_acc %.4f", s->val_loss, s->val_accuracy);
+    fprintf(stderr, "  %.0f img/s\n", s->samples_per_s);
+}

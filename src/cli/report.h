@@ -1,0 +1,37 @@
+/* report.h: the self-contained report.html written after training. */
+#ifndef MX_REPORT_H
+#define MX_REPORT_H
+
+#include "mx.h"
+
+typedef struct mx_report_example {
+    const float *image;   /* (h, w, c) raw pixel values, 0..255 */
+    int true_label, predicted;
+    float confidence;     /* probability of the predicted class */
+} mx_report_example;
+
+typedef struct mx_report {
+    const char *title;          /* "Fashion-MNIST CNN" */
+    const char *experiment;     /* "fashion_cnn" */
+    const char *description;    /* a sentence or two, may be NULL */
+    const char *command;        /* the command line that trained the model */
+    const char *summary;        /* Keras-style model summary text */
+    const char *settings;       /* training settings as "key: value" lines */
+    const mx_history *history;  /* per-epoch training/validation metrics */
+    int n_classes;
+    char **class_names;
+    const int64_t *confusion;   /* n_classes x n_classes on the test set, rows = true */
+    double test_loss, test_accuracy;
+    int64_t n_test;
+    const mx_report_example *examples; /* misclassified test images */
+    int n_examples;
+    int h, w, c;                /* image shape of the examples */
+    double train_seconds, eval_seconds;
+    int threads;
+} mx_report;
+
+/* Write the HTML (inline CSS and SVG, images as PNG data URIs; no external
+ * resources) to path atomically. */
+int mx_report_write(const char *path, const mx_report *r);
+
+#endif

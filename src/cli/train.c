@@ -1,0 +1,337 @@
+/* train.c: `mlexp train EXPERIMENT`: train, checkpoint every epoch, then
+ * write the model directory (TF.js model, metadata, history, report). */
+#define _POSIX_C_SOURCE 200809L
+#include "cli/cli.h"
+#include "cli/report.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile int g_interrupt;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupt = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
+}
+
+typedef struct train_ctx {
+    const cli_experiment *e;
+    const char *out;
+    int epochs;
+    int64_t steps;
+    int batch_size;
+    uint64_t seed;
+} train_ctx;
+
+static int run(const char *cmd) {
+    int rc = system(cmd);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Save model, optimizer state and history into out/checkpoint.tmp, then
+ * swap it with out/checkpoint, so an interruption never leaves a broken
+ * checkpoint behind. */
+static int save_checkpoint(mx_model *m, const mx_history *h, const train_ctx *c) {
+    char tmp[4096], final[4096], old[4096], path[4200], cmd[12800];
+    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", c->out);
+    snprintf(final, sizeof final, "%s/checkpoint", c->out);
+    snprintf(old, sizeof old, "%s/checkpoint.old", c->out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", tmp, old);
+    if (run(cmd)) return mx_fail("cannot clear %s", tmp);
+    if (mx_model_save(m, tmp)) return -1;
+    snprintf(path, sizeof path, "%s/optimizer.bin", tmp);
+    if (mx_optimizer_state_save(m, path)) return -1;
+    json_t *st = json_pack("{s:s, s:i, s:I, s:i, s:o}", "experiment", c->e->name, "epoch", h->n, "seed",
+                           (json_int_t)c->seed, "batch_size", c->batch_size, "history", cli_history_json(h));
+    snprintf(path, sizeof path, "%s/state.json", tmp);
+    int rc = json_dump_file(st, path, JSON_INDENT(1));
+    json_decref(st);
+    if (rc) return mx_fail("%s: cannot write", path);
+    struct stat sb;
+    if (stat(final, &sb) == 0 && rename(final, old)) return mx_fail("cannot move %s aside", final);
+    if (rename(tmp, final)) return mx_fail("cannot rename %s to %s", tmp, final);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", old);
+    run(cmd);
+    return 0;
+}
+
+static int on_epoch(mx_model *m, const mx_history *h, void *user) {
+    const train_ctx *c = user;
+    cli_progress_epoch(&h->epochs[h->n - 1], c->epochs, c->steps);
+    if (save_checkpoint(m, h, c)) {
+        fprintf(stderr, "mlexp train: error: checkpoint: %s\n", mx_error());
+        return 1;
+    }
+    return 0;
+}
+
+/* Load out/checkpoint (or the .old one left by an interrupted swap). */
+static mx_model *load_checkpoint(const train_ctx *c, mx_history *h, char *dir, size_t n) {
+    struct stat sb;
+    snprintf(dir, n, "%s/checkpoint", c->out);
+    if (stat(dir, &sb) != 0) {
+        snprintf(dir, n, "%s/checkpoint.old", c->out);
+        if (stat(dir, &sb) != 0) return mx_failp("no checkpoint to resume in %s/checkpoint", c->out);
+    }
+    char path[4200 + 16];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    json_error_t e;
+    json_t *st = json_load_file(path, 0, &e);
+    if (!st) return mx_failp("%s: %s", path, e.text);
+    json_t *seed = json_object_get(st, "seed"), *bs = json_object_get(st, "batch_size");
+    const char *name = json_string_value(json_object_get(st, "experiment"));
+    mx_model *m = NULL;
+    if (!name || strcmp(name, c->e->name))
+        mx_fail("%s: the checkpoint is of experiment '%s', not '%s'", path, name ? name : "?", c->e->name);
+    else if ((uint64_t)json_integer_value(seed) != c->seed || json_integer_value(bs) != c->batch_size)
+        mx_fail("%s: the checkpoint was trained with seed %lld and batch size %lld; resume with the same settings",
+                path, (long long)json_integer_value(seed), (long long)json_integer_value(bs));
+    else if (!cli_history_load(json_object_get(st, "history"), h))
+        m = mx_model_load(dir);
+    json_decref(st);
+    return m;
+}
+
+static char *summary_text(const mx_model *m) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    mx_model_summary(m, f);
+    fclose(f);
+    return buf;
+}
+
+static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *c, const mx_history *h,
+                         const mx_dataset *test, const char *command, int threads) {
+    char path[4200];
+    if (mx_model_save(m, c->out)) return -1;
+    snprintf(path, sizeof path, "%s/history.json", c->out);
+    if (cli_history_save(path, h)) return -1;
+
+    double t0 = mx_now();
+    mx_eval_result r;
+    if (mx_evaluate(m, test, e->scale, e->offset, 256, &r)) return -1;
+    double eval_s = mx_now() - t0, train_s = 0;
+    for (int i = 0; i < h->n; i++) train_s += h->epochs[i].seconds;
+
+    json_t *classes = json_array();
+    for (int i = 0; i < test->n_classes; i++)
+        json_array_append_new(classes, json_string(test->class_names ? test->class_names[i] : ""));
+    json_t *shape = json_array();
+    for (int i = 0; i < test->rank; i++) json_array_append_new(shape, json_integer(test->shape[i]));
+    time_t now = time(NULL);
+    char date[64];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_t *meta = json_pack(
+        "{s:s, s:s, s:s?, s:s, s:o, s:{s:o, s:{s:f, s:f}, s:s}, s:s, s:b, "
+        "s:{s:f, s:f, s:I}, s:{s:i, s:i, s:I, s:i, s:f, s:{s:f, s:f, s:f}, s:s, s:s}, s:s}",
+        "experiment", e->name, "title", e->title, "description", e->description, "dataset", e->dataset, "classes",
+        classes, "input", "shape", shape, "preprocessing", "scale", (double)e->scale, "offset", (double)e->offset,
+        "pixels", "raw values 0..255, one channel, white on black", "loss", mx_loss_name(e->loss),
+        "from_logits", e->from_logits, "metrics", "test_accuracy", r.accuracy, "test_loss", r.loss, "test_samples",
+        (json_int_t)test->n, "training", "epochs", h->n, "batch_size", c->batch_size, "seed", (json_int_t)c->seed,
+        "threads", threads, "seconds", train_s, "augmentation", "shift", (double)e->augment.shift, "rotation",
+        (double)e->augment.rotation, "zoom", (double)e->augment.zoom, "command", command, "date", date,
+        "mlexp_version", MX_VERSION);
+    snprintf(path, sizeof path, "%s/metadata.json", c->out);
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = json_dump_file(meta, tmp, JSON_INDENT(1)) || rename(tmp, path);
+    json_decref(meta);
+    if (rc) {
+        mx_eval_result_free(&r);
+        return mx_fail("%s: cannot write", path);
+    }
+
+    /* the report: curves, confusion matrix and the test images it got wrong */
+    enum { MAX_EX = 36 };
+    mx_report_example ex[MAX_EX];
+    int nex = 0;
+    int64_t ss = mx_dataset_sample_size(test);
+    for (int64_t i = 0; i < test->n && nex < MAX_EX; i++)
+        if (r.predicted[i] != test->y[i])
+            ex[nex++] = (mx_report_example){test->x + i * ss, test->y[i], r.predicted[i], r.confidence[i]};
+    char settings[2048];
+    snprintf(settings, sizeof settings,
+             "dataset: %s (%lld test samples)\noptimizer: %s, learning rate %g\nloss: %s%s\nepochs: %d\n"
+             "batch size: %d\nseed: %llu\nthreads: %d\npreprocessing: x * %g + %g\naugmentation: %s\n"
+             "validation: %s",
+             e->dataset, (long long)test->n, mx_optimizer_name(e->opt.kind),
+             (double)e->opt.learning_rate, mx_loss_name(e->loss), e->from_logits ? " (from logits)" : "", h->n,
+             c->batch_size, (unsigned long long)c->seed, threads, (double)e->scale, (double)e->offset,
+             e->augment.shift || e->augment.rotation || e->augment.zoom ? "shift, rotation and zoom (see metadata.json)" : "none",
+             e->validation);
+    char *summary = summary_text(m);
+    mx_report rep = {e->title, e->name, e->description, command, summary, settings, h, test->n_classes,
+                     test->class_names, r.confusion, r.loss, r.accuracy, test->n, ex, nex,
+                     (int)test->shape[0], (int)test->shape[1], (int)test->shape[2], train_s, eval_s, threads};
+    snprintf(path, sizeof path, "%s/report.html", c->out);
+    rc = mx_report_write(path, &rep);
+    free(summary);
+    if (!rc) {
+        printf("test accuracy: %.4f  (loss %.4f, %lld samples)\n", r.accuracy, r.loss, (long long)test->n);
+        printf("model:  %s/model.json\nreport: %s\n", c->out, path);
+    }
+    mx_eval_result_free(&r);
+    return rc;
+}
+
+static void join_args(int argc, char **argv, const char *exp, char *out, size_t n) {
+    size_t k = (size_t)snprintf(out, n, "mlexp train %s", exp);
+    for (int i = 0; i < argc && k < n; i++)
+        if (strcmp(argv[i], exp)) k += (size_t)snprintf(out + k, n - k, " %s", argv[i]);
+}
+
+static void list_experiments(void) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "ls '%s/experiments' 2>/dev/null | sed -n 's/\\.json$//p' | sed 's/^/  /'", cli_root());
+    printf("\nexperiments:\n");
+    fflush(stdout);
+    if (system(cmd) != 0) printf("  (none found)\n");
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *epochs_s = NULL, *bs_s = NULL, *seed_s = NULL, *threads_s = NULL, *data = NULL, *out = NULL,
+               *limit_s = NULL;
+    int resume = 0;
+    const cli_opt opts[] = {
+        {"--epochs", "N", "epochs to train (default: the experiment's)", &epochs_s, NULL},
+        {"--batch-size", "N", "samples per step (default: the experiment's)", &bs_s, NULL},
+        {"--seed", "N", "seed of initialisation, shuffling, dropout, augmentation", &seed_s, NULL},
+        {"--threads", "N", "worker threads (default: all cores)", &threads_s, NULL},
+        {"--data", "DIR", "dataset directory (default: installed datasets)", &data, NULL},
+        {"--out", "DIR", "model directory (default: runs/EXPERIMENT)", &out, NULL},
+        {"--limit", "N", "use only the first N training and test samples", &limit_s, NULL},
+        {"--resume", NULL, "continue from DIR/checkpoint", NULL, &resume},
+        {0},
+    };
+    const cli_cmd c = {"train", "EXPERIMENT [options]",
+                       "Train an experiment: a live progress bar per epoch, a checkpoint after each epoch\n"
+                       "(Ctrl-C stops; --resume continues), then the model in TF.js format with\n"
+                       "metadata.json, history.json and report.html in the model directory.",
+                       "The same seed and thread count give a bit-identical model.", opts};
+    const char *pos[1] = {NULL};
+    int p = cli_parse(&c, argc, argv, pos, 1, 0);
+    if (p == 1) {
+        list_experiments();
+        return 0;
+    }
+    if (p < 0) return 2;
+    if (!pos[0]) {
+        fprintf(stderr, "mlexp train: error: missing EXPERIMENT\n");
+        cli_usage(&c, stderr);
+        return 2;
+    }
+    char path[4096];
+    cli_experiment e;
+    if (cli_experiment_path(pos[0], path, sizeof path) || cli_experiment_load(path, &e))
+        return cli_error("train", "%s", mx_error());
+    train_ctx ctx = {&e, NULL, e.epochs, 0, e.batch_size, e.seed};
+    int threads = 0, limit = 0, rc = 1;
+    if ((epochs_s && cli_int(epochs_s, "--epochs", 1, 1000000, &ctx.epochs)) ||
+        (bs_s && cli_int(bs_s, "--batch-size", 1, 65536, &ctx.batch_size)) ||
+        (seed_s && cli_u64(seed_s, "--seed", &ctx.seed)) || (threads_s && cli_int(threads_s, "--threads", 1, 64, &threads)) ||
+        (limit_s && cli_int(limit_s, "--limit", 1, 2000000000, &limit))) {
+        cli_error("train", "%s", mx_error());
+        cli_experiment_free(&e);
+        return 2;
+    }
+    char outbuf[4096];
+    snprintf(outbuf, sizeof outbuf, "%s", out ? out : "runs/");
+    if (!out) snprintf(outbuf, sizeof outbuf, "runs/%s", e.name);
+    ctx.out = outbuf;
+    char command[2048];
+    join_args(argc, argv, pos[0], command, sizeof command);
+
+    mx_dataset *train = NULL, *test = NULL;
+    mx_model *m = NULL;
+    mx_history h = {0};
+    if (mx_set_threads(threads)) goto fail;
+    threads = mx_threads();
+    if (!(train = mx_dataset_load(e.dataset, "train", data)) || !(test = mx_dataset_load(e.dataset, "test", data)))
+        goto fail;
+    if (limit) {
+        mx_dataset *a = mx_dataset_slice(train, 0, MX_MIN((int64_t)limit, train->n));
+        mx_dataset *b = mx_dataset_slice(test, 0, MX_MIN((int64_t)limit, test->n));
+        mx_dataset_free(train);
+        mx_dataset_free(test);
+        train = a;
+        test = b;
+        if (!train || !test) goto fail;
+    }
+    char cmdbuf[4200];
+    snprintf(cmdbuf, sizeof cmdbuf, "mkdir -p '%s'", ctx.out);
+    if (run(cmdbuf)) {
+        mx_fail("cannot create %s", ctx.out);
+        goto fail;
+    }
+    char ckdir[4200];
+    if (resume) {
+        if (!(m = load_checkpoint(&ctx, &h, ckdir, sizeof ckdir))) goto fail;
+    } else if (!(m = mx_model_from_json(e.model_json, path, ctx.seed))) {
+        goto fail;
+    }
+    if (mx_model_compile(m, e.loss, e.from_logits, &e.opt)) goto fail;
+    if (resume) {
+        char op[4300];
+        snprintf(op, sizeof op, "%s/optimizer.bin", ckdir);
+        if (mx_optimizer_state_load(m, op)) goto fail;
+        fprintf(stderr, "resuming %s after epoch %d\n", e.name, h.n);
+    }
+    mx_fit_options o = mx_fit_defaults();
+    o.epochs = ctx.epochs;
+    o.batch_size = ctx.batch_size;
+    o.seed = ctx.seed;
+    o.shuffle = e.shuffle;
+    o.scale = e.scale;
+    o.offset = e.offset;
+    o.augment = &e.augment;
+    if (!strcmp(e.validation, "test")) o.validation_data = test;
+    if (!strcmp(e.validation, "split")) o.validation_split = e.validation_split;
+    o.early_stopping_patience = e.patience;
+    o.early_stopping_min_delta = e.min_delta;
+    o.restore_best_weights = e.restore_best;
+    o.initial_epoch = h.n;
+    o.on_batch = cli_progress_batch;
+    o.on_epoch_end = on_epoch;
+    o.user = &ctx;
+    o.interrupt = &g_interrupt;
+    int64_t n_train = o.validation_split > 0 ? (int64_t)((double)train->n * (1.0 - o.validation_split)) : train->n;
+    ctx.steps = (n_train + ctx.batch_size - 1) / ctx.batch_size;
+    if (h.n >= ctx.epochs)
+        fprintf(stderr, "the checkpoint already has %d epochs: nothing to train (raise --epochs)\n", h.n);
+    fprintf(stderr, "training %s on %lld samples (%s), %d epochs, batch %d, %d threads\n", e.name,
+            (long long)n_train, e.dataset, ctx.epochs, ctx.batch_size, threads);
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    if (mx_fit(m, train, &o, &h)) {
+        if (g_interrupt) {
+            fprintf(stderr, "\ninterrupted: the last finished epoch is saved in %s/checkpoint; continue with --resume\n",
+                    ctx.out);
+            rc = 130;
+        }
+        goto fail;
+    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (write_outputs(m, &e, &ctx, &h, test, command, threads)) goto fail;
+    rc = 0;
+    goto done;
+fail:
+    if (rc != 130) cli_error("train", "%s", mx_error());
+done:
+    mx_history_free(&h);
+    mx_model_free(m);
+    mx_dataset_free(train);
+    mx_dataset_free(test);
+    cli_experiment_free(&e);
+    return rc;
+}

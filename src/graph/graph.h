@@ -1,0 +1,220 @@
+/* graph.h: the model graph.
+ *
+ * A model is a DAG of nodes. Each node is one call of a layer (a layer used
+ * twice shares its parameters between two nodes). Nodes read and write
+ * values: (batch, dims...) float buffers with an optional gradient buffer.
+ * Every buffer is planned once per (batch size, training) in one arena, so a
+ * step never allocates; every value stays readable after a step, which is
+ * what traces and tests inspect.
+ *
+ * A layer with a fused `activation` writes its core result to value z and
+ * the activation to out[0]; without activation z == out[0].
+ */
+#ifndef MX_GRAPH_H
+#define MX_GRAPH_H
+
+#include "core/core.h"
+#include "layers/activation.h"
+
+#define MX_MAX_INPUTS 16
+#define MX_MAX_OUTPUTS 4
+#define MX_MAX_PARAMS 8
+
+typedef struct mx_layer mx_layer;
+typedef struct mx_node mx_node;
+typedef struct mx_model mx_model;
+
+/* ---- initializers and regularizers (Keras semantics) ---- */
+
+typedef enum mx_init_kind {
+    MX_INIT_ZEROS,
+    MX_INIT_ONES,
+    MX_INIT_CONSTANT,
+    MX_INIT_RANDOM_NORMAL,
+    MX_INIT_RANDOM_UNIFORM,
+    MX_INIT_TRUNCATED_NORMAL,
+    MX_INIT_VARIANCE_SCALING, /* Glorot*, He*, Lecun* are VarianceScaling */
+} mx_init_kind;
+
+typedef enum mx_fan_mode { MX_FAN_IN, MX_FAN_OUT, MX_FAN_AVG } mx_fan_mode;
+typedef enum mx_distribution { MX_DIST_TRUNCATED_NORMAL, MX_DIST_UNTRUNCATED_NORMAL, MX_DIST_UNIFORM } mx_distribution;
+
+typedef struct mx_init {
+    mx_init_kind kind;
+    char class_name[32]; /* as written in the config, kept for saving */
+    float a, b;          /* constant: value; normal: mean, stddev; uniform: minval, maxval */
+    float scale;         /* VarianceScaling */
+    mx_fan_mode mode;
+    mx_distribution distribution;
+    int has_seed;
+    int64_t seed;
+} mx_init;
+
+typedef struct mx_reg {
+    float l1, l2; /* loss += l1 * sum|w| + l2 * sum w^2 */
+} mx_reg;
+
+/* ---- values ---- */
+
+typedef struct mx_value {
+    char name[MX_NAME_MAX + 24]; /* layer name ("name:1" for a second call), "<name>/z" pre-activation */
+    int index;              /* in model->values */
+    int rank;               /* without batch */
+    int64_t dims[MX_MAX_RANK];
+    int64_t size;           /* elements per sample */
+    mx_node *producer;      /* NULL never: inputs come from InputLayer nodes */
+    int n_consumers;
+    int needs_grad;         /* planned: a gradient flows here in training */
+    int zero_grad;          /* planned: nobody writes its gradient; zero it each step */
+    float *data;            /* (batch, dims...) */
+    float *grad;            /* (batch, dims...) or NULL */
+} mx_value;
+
+/* ---- parameters ---- */
+
+typedef struct mx_param {
+    char name[MX_NAME_MAX + 32]; /* "dense/kernel" */
+    int rank;
+    int64_t dims[4];
+    int64_t size;
+    int trainable;          /* kind of weight (moving statistics are not) */
+    mx_init init;
+    mx_reg reg;
+    int64_t fan_in, fan_out;
+    float *data;
+    float *grad;            /* planned: grad_slot when training and trainable, else NULL */
+    float *grad_slot;       /* gradient storage of a trainable kind of weight */
+    float *opt_state;       /* optimizer slots, opt_slots * size floats */
+    mx_layer *layer;
+} mx_param;
+
+/* ---- layer types: one file per type in src/layers/ ---- */
+
+typedef struct mx_exec {
+    int batch;         /* samples in this step (<= planned batch) */
+    int training;      /* dropout on, batch statistics */
+    uint64_t seed;     /* with step and node index: the node's random stream */
+    int64_t step;
+} mx_exec;
+
+struct mx_field;
+
+typedef struct mx_layer_type {
+    const char *class_name;            /* Keras class name */
+    const struct mx_field *fields;     /* config schema, ends with {0} */
+    size_t cfg_size;
+    int min_inputs, max_inputs;
+    int has_activation;                /* accepts the `activation` argument */
+    /* Check input shapes, set output shapes, declare parameters (first call
+     * for a layer) and workspace. Errors are reported without the layer name
+     * (the caller adds it). */
+    int (*build)(mx_node *n);
+    void (*forward)(mx_node *n, const mx_exec *ex);
+    /* Write gradients of inputs that have a grad buffer (overwrite, or add
+     * when in_acc[i]) and of trainable parameters (overwrite, or add when
+     * param_acc), from z->grad. */
+    void (*backward)(mx_node *n, const mx_exec *ex);
+} mx_layer_type;
+
+struct mx_layer {
+    const mx_layer_type *type;
+    char name[MX_NAME_MAX];
+    int trainable;
+    mx_act act;                        /* fused activation (linear if none) */
+    void *cfg;                         /* type-specific config struct */
+    int n_params;
+    mx_param *params[MX_MAX_PARAMS];
+    int n_nodes;                       /* calls of this layer in the graph */
+    mx_model *model;
+    int index;                         /* in model->layers */
+};
+
+struct mx_node {
+    mx_layer *layer;
+    int index;                         /* position in topological order */
+    int call;                          /* this is the layer's call number `call` (Keras node_index) */
+    int n_in;
+    mx_value *in[MX_MAX_INPUTS];
+    uint8_t in_acc[MX_MAX_INPUTS];     /* planned: add into in[i]->grad */
+    int n_out;
+    mx_value *out[MX_MAX_OUTPUTS];
+    mx_value *z;                       /* core output (== out[0] when linear) */
+    int param_acc;                     /* planned: add into param grads */
+    int act_by_loss;                   /* the loss writes z->grad directly */
+    int64_t ws_per_sample, ws_fixed;   /* workspace floats, declared by build */
+    float *ws;                         /* planned workspace, kept from forward to backward */
+    void *state;                       /* per-node derived sizes (e.g. conv geometry), set by build */
+};
+
+/* ---- the model ---- */
+
+struct mx_model {
+    char name[MX_NAME_MAX];
+    int sequential;                    /* written back as a Sequential config */
+    uint64_t seed;
+    int n_layers, cap_layers;
+    mx_layer **layers;
+    int n_nodes, cap_nodes;
+    mx_node **nodes;                   /* topological order */
+    int n_values, cap_values;
+    mx_value **values;
+    int n_inputs, n_outputs;
+    mx_value *inputs[MX_MAX_INPUTS];
+    mx_value *outputs[MX_MAX_OUTPUTS];
+    mx_node *input_nodes[MX_MAX_INPUTS];
+    int n_params;
+    mx_param **params;
+    float *param_mem;                  /* all parameter data */
+    float *grad_mem;                   /* all trainable parameter gradients */
+    /* plan */
+    int grad_inputs;                   /* also compute gradients of the inputs (checks, traces) */
+    int plan_batch, plan_training;
+    float *plan_mem;
+    size_t plan_floats;
+    float *targets;                    /* (batch, output size) targets of output 0 */
+    /* compile */
+    int compiled;
+    int loss_kind, from_logits;
+    struct mx_optimizer_config *opt;
+    float *opt_mem;
+    int64_t iterations;                /* optimizer steps taken */
+    int naming_counter_cap;
+    char (*used_names)[MX_NAME_MAX];
+    int n_used_names;
+};
+
+/* ---- building (graph/graph.c) ---- */
+
+mx_model *mx_graph_new(const char *name, uint64_t seed);
+/* A layer of the given class with default config; NULL for an unknown class. */
+const mx_layer_type *mx_layer_type_find(const char *class_name);
+/* Create a layer (name NULL: a fresh Keras-style name) with its config
+ * struct zero-initialised; the caller fills cfg (normally from JSON). */
+mx_layer *mx_graph_add_layer(mx_model *m, const mx_layer_type *t, const char *name);
+/* Call a layer on values: builds the node (shape checks, params). */
+mx_node *mx_graph_call(mx_model *m, mx_layer *l, mx_value **in, int n_in);
+/* After all nodes: allocate parameters and initialise them from m->seed. */
+int mx_graph_finish(mx_model *m);
+mx_layer *mx_graph_find_layer(const mx_model *m, const char *name);
+
+/* For layer build functions. */
+mx_param *mx_layer_param(mx_node *n, const char *short_name, int rank, const int64_t *dims,
+                         const mx_init *init, const mx_reg *reg, int trainable, int64_t fan_in,
+                         int64_t fan_out);
+int mx_node_set_output(mx_node *n, int i, int rank, const int64_t *dims);
+
+/* Initialise one parameter with its initializer from a seeded generator. */
+void mx_init_fill(const mx_init *init, float *w, int64_t size, int64_t fan_in, int64_t fan_out,
+                  mx_rng *rng);
+mx_init mx_init_variance_scaling(const char *class_name, float scale, mx_fan_mode mode,
+                                 mx_distribution d);
+
+/* ---- planning and running (graph/plan.c, graph/exec.c) ---- */
+
+/* Plan buffers for `batch` samples; training adds gradients. Keeps the
+ * current plan when it already fits. */
+int mx_graph_plan(mx_model *m, int batch, int training);
+void mx_graph_forward(mx_model *m, const mx_exec *ex);
+void mx_graph_backward(mx_model *m, const mx_exec *ex);
+
+#endif

@@ -1,0 +1,29 @@
+/* model_io.h: the TF.js layers model format: model.json (Keras topology
+ * + weightsManifest) and binary weight shards. */
+#ifndef MX_MODEL_IO_H
+#define MX_MODEL_IO_H
+
+#include "graph/graph.h"
+
+#include <jansson.h>
+
+mx_model *mx_topology_read(json_t *topology, const char *origin, uint64_t seed);
+json_t *mx_topology_write(const mx_model *m);
+
+/* Read the weights listed in a manifest from shards in dir into the model's
+ * parameters (matched by name). */
+int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *origin);
+/* Write every parameter into shards of at most 4 MiB in dir; returns the
+ * manifest, or NULL. */
+json_t *mx_weights_write(const mx_model *m, const char *dir);
+
+/* Keras trainingConfig: loss and optimizer of a compiled model, or NULL. */
+json_t *mx_training_config_write(const mx_model *m);
+
+/* Read a whole file; *len receives its size. NUL-terminated. */
+char *mx_read_file(const char *path, size_t *len, size_t max_bytes);
+/* Write bytes to path via path.tmp + rename. */
+int mx_write_file(const char *path, const void *data, size_t len);
+int mx_mkdirs(const char *dir);
+
+#endif

@@ -1,0 +1,369 @@
+/* weights.c: weight shards and the model directory (model.json + shards).
+ * Shards hold the weights of a group back to back, little-endian, split
+ * every 4 MiB as the TF.js converter does. */
+#define _POSIX_C_SOURCE 200809L
+#include "io/config.h"
+#include "io/model_io.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SHARD_BYTES 4194304
+#define MAX_MODEL_JSON ((size_t)256 << 20)
+#define MAX_WEIGHT_BYTES ((int64_t)8 << 30)
+
+char *mx_read_file(const char *path, size_t *len, size_t max_bytes) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return mx_failp("%s: cannot open (%s)", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return mx_failp("%s: not a regular file", path);
+    }
+    if ((size_t)st.st_size > max_bytes) {
+        fclose(f);
+        return mx_failp("%s: %lld bytes is larger than the limit of %zu", path, (long long)st.st_size, max_bytes);
+    }
+    char *buf = mx_alloc((size_t)st.st_size + 1);
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
+    size_t got = fread(buf, 1, (size_t)st.st_size, f);
+    fclose(f);
+    if (got != (size_t)st.st_size) {
+        mx_free(buf);
+        return mx_failp("%s: read %zu of %lld bytes", path, got, (long long)st.st_size);
+    }
+    buf[got] = 0;
+    if (len) *len = got;
+    return buf;
+}
+
+int mx_write_file(const char *path, const void *data, size_t len) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return mx_fail("%s: cannot create (%s)", tmp, strerror(errno));
+    size_t put = fwrite(data, 1, len, f);
+    int bad = put != len || fflush(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return mx_fail("%s: cannot write (%s)", path, strerror(errno));
+    }
+    return 0;
+}
+
+int mx_mkdirs(const char *dir) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return mx_fail("%s: cannot create directory (%s)", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return mx_fail("%s: cannot create directory (%s)", buf, strerror(errno));
+    return 0;
+}
+
+/* "sequential/dense/kernel:0" names the parameter "dense/kernel" */
+static int name_matches(const char *manifest, const char *param) {
+    size_t ml = strlen(manifest), pl = strlen(param);
+    if (ml >= 2 && manifest[ml - 2] == ':' && manifest[ml - 1] == '0') ml -= 2;
+    if (ml == pl) return strncmp(manifest, param, pl) == 0;
+    return ml > pl && manifest[ml - pl - 1] == '/' && strncmp(manifest + ml - pl, param, pl) == 0;
+}
+
+static float half_to_float(uint16_t h) {
+    int e = (h >> 10) & 31, mant = h & 1023;
+    float v = e == 0 ? ldexpf((float)mant, -24) : e == 31 ? (mant ? NAN : INFINITY) : ldexpf((float)(mant | 1024), e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+typedef struct wspec {
+    const char *name;
+    int rank;
+    int64_t dims[MX_MAX_RANK], count, bytes;
+    int dtype; /* 0 float32, 1 uint8, 2 uint16, 3 float16 */
+    float scale, min;
+} wspec;
+
+static int read_spec(json_t *w, wspec *s) {
+    memset(s, 0, sizeof *s);
+    json_t *name = json_object_get(w, "name"), *shape = json_object_get(w, "shape");
+    json_t *dtype = json_object_get(w, "dtype"), *q = json_object_get(w, "quantization");
+    if (!json_is_string(name)) return mx_fail("a weight without a name");
+    s->name = json_string_value(name);
+    if (!json_is_array(shape) || json_array_size(shape) > MX_MAX_RANK) return mx_fail("weight '%s': bad shape", s->name);
+    s->rank = (int)json_array_size(shape);
+    s->count = 1;
+    for (int i = 0; i < s->rank; i++) {
+        json_t *d = json_array_get(shape, (size_t)i);
+        if (!json_is_integer(d) || json_integer_value(d) < 0)
+            return mx_fail("weight '%s': shape entries must be non-negative integers", s->name);
+        if (!mx_mul_ok(s->count, json_integer_value(d), &s->count) || s->count > MAX_WEIGHT_BYTES)
+            return mx_fail("weight '%s': shape is too large", s->name);
+        s->dims[i] = json_integer_value(d);
+    }
+    const char *dt = json_is_string(dtype) ? json_string_value(dtype) : "float32";
+    int esize = 4;
+    if (q) {
+        json_t *qd = json_object_get(q, "dtype");
+        const char *qs = json_is_string(qd) ? json_string_value(qd) : "?";
+        if (!strcmp(qs, "uint8")) s->dtype = 1, esize = 1;
+        else if (!strcmp(qs, "uint16")) s->dtype = 2, esize = 2;
+        else if (!strcmp(qs, "float16")) s->dtype = 3, esize = 2;
+        else return mx_fail("weight '%s': quantization dtype '%s' is not supported", s->name, qs);
+        if (s->dtype != 3) {
+            json_t *sc = json_object_get(q, "scale"), *mn = json_object_get(q, "min");
+            if (!json_is_number(sc) || !json_is_number(mn)) return mx_fail("weight '%s': quantization needs scale and min", s->name);
+            s->scale = (float)json_number_value(sc);
+            s->min = (float)json_number_value(mn);
+        }
+    } else if (strcmp(dt, "float32") != 0) {
+        s->dtype = -1; /* not a float weight: only its size is used, to skip it */
+        esize = !strcmp(dt, "int32") ? 4 : !strcmp(dt, "bool") ? 1 : 4;
+    }
+    if (!mx_mul_ok(s->count, esize, &s->bytes)) return mx_fail("weight '%s' is too large", s->name);
+    return 0;
+}
+
+/* The parameter a manifest entry names, or NULL; an error (naming the
+ * layer and both shapes) when its shape or type does not fit. */
+static mx_param *match(mx_model *m, const wspec *s, const int *loaded, const char *origin, int *bad) {
+    *bad = 0;
+    for (int k = 0; k < m->n_params; k++) {
+        mx_param *p = m->params[k];
+        if (loaded[k] || !name_matches(s->name, p->name)) continue;
+        int same = s->rank == p->rank && s->count == p->size && s->dtype >= 0;
+        for (int d = 0; same && d < s->rank; d++) same = s->dims[d] == p->dims[d];
+        if (!same) {
+            char a[128], b[128];
+            mx_fail("%s: layer '%s' (%s): weight '%s' is %s%s in the manifest, the layer expects float32 %s", origin,
+                    p->layer->name, p->layer->type->class_name, s->name, s->dtype < 0 ? "not float32, " : "",
+                    mx_shape_str(s->rank, s->dims, a, sizeof a), mx_shape_str(p->rank, p->dims, b, sizeof b));
+            *bad = 1;
+            return NULL;
+        }
+        return p;
+    }
+    return NULL;
+}
+
+static int index_of(const mx_model *m, const mx_param *p) {
+    for (int k = 0; k < m->n_params; k++)
+        if (m->params[k] == p) return k;
+    return -1;
+}
+
+static void decode(const wspec *s, const unsigned char *src, float *dst) {
+    for (int64_t i = 0; i < s->count; i++) {
+        switch (s->dtype) {
+        case 0: memcpy(&dst[i], src + 4 * i, 4); break;
+        case 1: dst[i] = src[i] * s->scale + s->min; break;
+        case 2: {
+            uint16_t v;
+            memcpy(&v, src + 2 * i, 2);
+            dst[i] = v * s->scale + s->min;
+            break;
+        }
+        case 3: {
+            uint16_t v;
+            memcpy(&v, src + 2 * i, 2);
+            dst[i] = half_to_float(v);
+            break;
+        }
+        }
+    }
+}
+
+/* all shards of a group, back to back */
+static unsigned char *read_group(json_t *paths, const char *dir, int64_t expected, const char *origin) {
+    if (!json_is_array(paths) || json_array_size(paths) == 0) return mx_failp("%s: weight group without paths", origin);
+    if (expected > MAX_WEIGHT_BYTES) return mx_failp("%s: weights of %lld bytes exceed the limit", origin, (long long)expected);
+    unsigned char *buf = mx_alloc((size_t)expected + 1);
+    if (!buf) return NULL;
+    int64_t off = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(paths, i, p) {
+        const char *rel = json_is_string(p) ? json_string_value(p) : NULL;
+        if (!rel || rel[0] == '/' || strstr(rel, "..")) {
+            mx_free(buf);
+            return mx_failp("%s: shard path %zu is not a plain relative file name", origin, i);
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, rel);
+        size_t len;
+        char *data = mx_read_file(path, &len, (size_t)MAX_WEIGHT_BYTES);
+        if (!data) {
+            mx_free(buf);
+            return NULL;
+        }
+        if ((int64_t)len > expected - off) {
+            mx_fail("%s: shards hold more bytes than the manifest's weights (%lld)", path, (long long)expected);
+            mx_free(data);
+            mx_free(buf);
+            return NULL;
+        }
+        memcpy(buf + off, data, len);
+        off += (int64_t)len;
+        mx_free(data);
+    }
+    if (off != expected) {
+        mx_free(buf);
+        return mx_failp("%s: the weight shards hold %lld bytes but the manifest's weights need %lld (a missing or short shard?)",
+                        origin, (long long)off, (long long)expected);
+    }
+    return buf;
+}
+
+int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *origin) {
+    if (!json_is_array(manifest)) return mx_fail("%s: weightsManifest must be a list", origin);
+    int *loaded = mx_alloc_array((size_t)MX_MAX(m->n_params, 1), sizeof(int));
+    if (!loaded) return -1;
+    int rc = -1;
+    size_t g;
+    json_t *group;
+    json_array_foreach(manifest, g, group) {
+        json_t *weights = json_object_get(group, "weights");
+        if (!json_is_array(weights)) {
+            mx_fail("%s: weightsManifest group %zu has no weights list", origin, g);
+            goto done;
+        }
+        /* check every entry against the model before touching the shards */
+        int64_t total = 0;
+        size_t i;
+        json_t *w;
+        json_array_foreach(weights, i, w) {
+            wspec s;
+            int bad;
+            if (read_spec(w, &s)) {
+                mx_fail_context("%s: ", origin);
+                goto done;
+            }
+            match(m, &s, loaded, origin, &bad);
+            if (bad) goto done;
+            total += s.bytes;
+            if (total > MAX_WEIGHT_BYTES) {
+                mx_fail("%s: weights exceed the limit of %lld bytes", origin, (long long)MAX_WEIGHT_BYTES);
+                goto done;
+            }
+        }
+        unsigned char *buf = read_group(json_object_get(group, "paths"), dir, total, origin);
+        if (!buf) goto done;
+        int64_t off = 0;
+        json_array_foreach(weights, i, w) {
+            wspec s;
+            int bad;
+            read_spec(w, &s);
+            mx_param *p = match(m, &s, loaded, origin, &bad);
+            if (p) {
+                decode(&s, buf + off, p->data);
+                loaded[index_of(m, p)] = 1;
+            }
+            off += s.bytes;
+        }
+        mx_free(buf);
+    }
+    for (int k = 0; k < m->n_params; k++)
+        if (!loaded[k]) {
+            mx_fail("%s: weight '%s' of layer '%s' is missing from weightsManifest", origin, m->params[k]->name,
+                    m->params[k]->layer->name);
+            goto done;
+        }
+    rc = 0;
+done:
+    mx_free(loaded);
+    return rc;
+}
+
+json_t *mx_weights_write(const mx_model *m, const char *dir) {
+    int64_t total = 0;
+    for (int i = 0; i < m->n_params; i++) total += m->params[i]->size * 4;
+    unsigned char *buf = mx_alloc((size_t)MX_MAX(total, 1));
+    if (!buf) return NULL;
+    json_t *specs = json_array();
+    int64_t off = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        const mx_param *p = m->params[i];
+        memcpy(buf + off, p->data, (size_t)p->size * 4);
+        off += p->size * 4;
+        json_t *shape = json_array();
+        for (int d = 0; d < p->rank; d++) json_array_append_new(shape, json_integer(p->dims[d]));
+        json_array_append_new(specs, json_pack("{s:s, s:o, s:s}", "name", p->name, "shape", shape, "dtype", "float32"));
+    }
+    int nshards = (int)MX_MAX(1, (total + SHARD_BYTES - 1) / SHARD_BYTES);
+    json_t *paths = json_array();
+    for (int s = 0; s < nshards; s++) {
+        char name[64], path[4096];
+        snprintf(name, sizeof name, "group1-shard%dof%d.bin", s + 1, nshards);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        int64_t b = (int64_t)s * SHARD_BYTES, len = MX_MIN((int64_t)SHARD_BYTES, total - b);
+        if (mx_write_file(path, buf + b, (size_t)len)) {
+            mx_free(buf);
+            json_decref(specs);
+            json_decref(paths);
+            return NULL;
+        }
+        json_array_append_new(paths, json_string(name));
+    }
+    mx_free(buf);
+    return json_pack("[{s:o, s:o}]", "paths", paths, "weights", specs);
+}
+
+mx_model *mx_model_load(const char *path) {
+    char dir[4096], file[4096];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(dir, sizeof dir, "%s", path);
+        snprintf(file, sizeof file, "%s/model.json", path);
+    } else {
+        snprintf(file, sizeof file, "%s", path);
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
+    char *text = mx_read_file(file, NULL, MAX_MODEL_JSON);
+    if (!text) return NULL;
+    json_error_t e;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+    mx_free(text);
+    if (!root) return (mx_json_fail(file, &e), NULL);
+    json_t *topo = json_object_get(root, "modelTopology");
+    json_t *manifest = json_object_get(root, "weightsManifest");
+    mx_model *m = NULL;
+    if (!json_is_object(topo))
+        mx_fail("%s: no modelTopology object (is this a TF.js layers model?)", file);
+    else if (!manifest)
+        mx_fail("%s: no weightsManifest", file);
+    else if ((m = mx_topology_read(topo, file, 0)) && mx_weights_read(m, manifest, dir, file)) {
+        mx_model_free(m);
+        m = NULL;
+    }
+    json_decref(root);
+    return m;
+}
+
+int mx_model_save(mx_model *m, const char *dir) {
+    if (mx_mkdirs(dir)) return -1;
+    json_t *manifest = mx_weights_write(m, dir);
+    if (!manifest) return -1;
+    json_t *root = json_pack("{s:s, s:s, s:n, s:o, s:o}", "format", "layers-model", "generatedBy", "mlexp " MX_VERSION,
+                             "convertedBy", "modelTopology", mx_topology_write(m), "weightsManifest", manifest);
+    json_t *tc = mx_training_config_write(m);
+    if (tc) json_object_set_new(root, "trainingConfig", tc);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    int rc = mx_json_save(root, path);
+    json_decref(root);
+    return rc;
+}

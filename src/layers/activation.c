@@ -1,0 +1,210 @@
+/* activation.c: activation functions and their derivatives, and the
+ * Activation layer that applies one as a layer of its own. */
+#include "layers/activation.h"
+
+#include "layers/common.h"
+
+#include <math.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    mx_act_kind kind;
+} g_names[] = {
+    {"linear", MX_ACT_LINEAR},     {"relu", MX_ACT_RELU},         {"relu6", MX_ACT_RELU6},
+    {"leaky_relu", MX_ACT_LEAKY_RELU}, {"elu", MX_ACT_ELU},       {"selu", MX_ACT_SELU},
+    {"sigmoid", MX_ACT_SIGMOID},   {"hard_sigmoid", MX_ACT_HARD_SIGMOID},
+    {"tanh", MX_ACT_TANH},         {"softmax", MX_ACT_SOFTMAX},   {"softplus", MX_ACT_SOFTPLUS},
+    {"softsign", MX_ACT_SOFTSIGN}, {"swish", MX_ACT_SWISH},       {"gelu", MX_ACT_GELU},
+    {"exponential", MX_ACT_EXPONENTIAL},
+    /* aliases: TF.js spellings and Keras synonyms */
+    {"hardSigmoid", MX_ACT_HARD_SIGMOID}, {"silu", MX_ACT_SWISH},  {"leakyRelu", MX_ACT_LEAKY_RELU},
+};
+
+int mx_act_parse(const char *name, mx_act *out) {
+    for (size_t i = 0; i < sizeof g_names / sizeof g_names[0]; i++)
+        if (strcmp(g_names[i].name, name) == 0) {
+            out->kind = g_names[i].kind;
+            out->alpha = out->kind == MX_ACT_LEAKY_RELU ? 0.2f : 1.0f;
+            return 0;
+        }
+    return -1;
+}
+
+const char *mx_act_name(mx_act_kind kind) {
+    for (size_t i = 0; i < sizeof g_names / sizeof g_names[0]; i++)
+        if (g_names[i].kind == kind) return g_names[i].name;
+    return "?";
+}
+
+#define SELU_ALPHA 1.6732632423543772f
+#define SELU_SCALE 1.0507009873554805f
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static float act1(mx_act a, float x) {
+    switch (a.kind) {
+    case MX_ACT_LINEAR: return x;
+    case MX_ACT_RELU: return x > 0 ? x : 0;
+    case MX_ACT_RELU6: return x > 0 ? (x < 6 ? x : 6) : 0;
+    case MX_ACT_LEAKY_RELU: return x > 0 ? x : a.alpha * x;
+    case MX_ACT_ELU: return x > 0 ? x : a.alpha * expm1f(x);
+    case MX_ACT_SELU: return SELU_SCALE * (x > 0 ? x : SELU_ALPHA * expm1f(x));
+    case MX_ACT_SIGMOID: return sigmoidf(x);
+    case MX_ACT_HARD_SIGMOID: return fminf(1.0f, fmaxf(0.0f, 0.2f * x + 0.5f));
+    case MX_ACT_TANH: return tanhf(x);
+    case MX_ACT_SOFTPLUS: return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x));
+    case MX_ACT_SOFTSIGN: return x / (1.0f + fabsf(x));
+    case MX_ACT_SWISH: return x * sigmoidf(x);
+    case MX_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case MX_ACT_EXPONENTIAL: return expf(x);
+    case MX_ACT_SOFTMAX:
+    case MX_ACT_COUNT: break;
+    }
+    return x;
+}
+
+/* f'(x) given x and y = f(x) */
+static float dact1(mx_act a, float x, float y) {
+    switch (a.kind) {
+    case MX_ACT_LINEAR: return 1;
+    case MX_ACT_RELU: return x > 0 ? 1.0f : 0.0f;
+    case MX_ACT_RELU6: return x > 0 && x < 6 ? 1.0f : 0.0f;
+    case MX_ACT_LEAKY_RELU: return x > 0 ? 1.0f : a.alpha;
+    case MX_ACT_ELU: return x > 0 ? 1.0f : y + a.alpha;
+    case MX_ACT_SELU: return x > 0 ? SELU_SCALE : y + SELU_SCALE * SELU_ALPHA;
+    case MX_ACT_SIGMOID: return y * (1.0f - y);
+    case MX_ACT_HARD_SIGMOID: return x > -2.5f && x < 2.5f ? 0.2f : 0.0f;
+    case MX_ACT_TANH: return 1.0f - y * y;
+    case MX_ACT_SOFTPLUS: return sigmoidf(x);
+    case MX_ACT_SOFTSIGN: {
+        float d = 1.0f + fabsf(x);
+        return 1.0f / (d * d);
+    }
+    case MX_ACT_SWISH: {
+        float s = sigmoidf(x);
+        return s * (1.0f + x * (1.0f - s));
+    }
+    case MX_ACT_GELU:
+        return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) +
+               x * 0.39894228040143268f * expf(-0.5f * x * x);
+    case MX_ACT_EXPONENTIAL: return y;
+    case MX_ACT_SOFTMAX:
+    case MX_ACT_COUNT: break;
+    }
+    return 1;
+}
+
+typedef struct act_job {
+    mx_act a;
+    const float *x, *y, *dy;
+    float *out;
+    int64_t cols;
+    int accumulate;
+} act_job;
+
+static void softmax_rows(const act_job *j, int64_t r0, int64_t r1) {
+    int64_t c = j->cols;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *x = j->x + r * c;
+        float *y = j->out + r * c;
+        float mx = x[0];
+        for (int64_t i = 1; i < c; i++) mx = x[i] > mx ? x[i] : mx;
+        float s = 0;
+        for (int64_t i = 0; i < c; i++) {
+            y[i] = expf(x[i] - mx);
+            s += y[i];
+        }
+        float inv = 1.0f / s;
+        for (int64_t i = 0; i < c; i++) y[i] *= inv;
+    }
+}
+
+static void forward_range(void *p, int64_t b, int64_t e) {
+    const act_job *j = p;
+    if (j->a.kind == MX_ACT_SOFTMAX) {
+        softmax_rows(j, b, e);
+        return;
+    }
+    const float *x = j->x;
+    float *y = j->out;
+    /* the common cases get loops the compiler can vectorise */
+    if (j->a.kind == MX_ACT_RELU) {
+        for (int64_t i = b; i < e; i++) y[i] = x[i] > 0 ? x[i] : 0;
+    } else if (j->a.kind == MX_ACT_LINEAR) {
+        if (y != x) memcpy(y + b, x + b, sizeof(float) * (size_t)(e - b));
+    } else {
+        for (int64_t i = b; i < e; i++) y[i] = act1(j->a, x[i]);
+    }
+}
+
+static void backward_range(void *p, int64_t b, int64_t e) {
+    const act_job *j = p;
+    const float *x = j->x, *y = j->y, *dy = j->dy;
+    float *dx = j->out;
+    if (j->a.kind == MX_ACT_SOFTMAX) {
+        /* dx = y * (dy - sum(dy * y)) per row; b, e count rows */
+        int64_t c = j->cols;
+        for (int64_t r = b; r < e; r++) {
+            const float *yr = y + r * c, *dyr = dy + r * c;
+            float *dxr = dx + r * c;
+            float dot = 0;
+            for (int64_t i = 0; i < c; i++) dot += dyr[i] * yr[i];
+            for (int64_t i = 0; i < c; i++) {
+                float g = yr[i] * (dyr[i] - dot);
+                dxr[i] = j->accumulate ? dxr[i] + g : g;
+            }
+        }
+        return;
+    }
+    if (j->a.kind == MX_ACT_RELU && !j->accumulate) {
+        for (int64_t i = b; i < e; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+        return;
+    }
+    for (int64_t i = b; i < e; i++) {
+        float g = dy[i] * dact1(j->a, x[i], y[i]);
+        dx[i] = j->accumulate ? dx[i] + g : g;
+    }
+}
+
+void mx_act_forward(mx_act a, const float *x, float *y, int64_t rows, int64_t cols) {
+    act_job j = {a, x, NULL, NULL, y, cols, 0};
+    if (a.kind == MX_ACT_SOFTMAX)
+        mx_parallel_for(rows, 64, forward_range, &j);
+    else
+        mx_parallel_for(rows * cols, 1 << 15, forward_range, &j);
+}
+
+void mx_act_backward(mx_act a, const float *x, const float *y, const float *dy, float *dx,
+                     int64_t rows, int64_t cols, int accumulate) {
+    act_job j = {a, x, y, dy, dx, cols, accumulate};
+    if (a.kind == MX_ACT_SOFTMAX)
+        mx_parallel_for(rows, 64, backward_range, &j);
+    else
+        mx_parallel_for(rows * cols, 1 << 15, backward_range, &j);
+}
+
+/* ---- the Activation layer: out = f(in); the function is the layer's fused
+ * activation, so the core op is a copy into z. ---- */
+
+static const mx_field activation_fields[] = {
+    {"activation", MX_FIELD_ACT, 0, NULL, 0, NULL},
+    {0},
+};
+
+static int activation_build(mx_node *n) {
+    mx_value *in = n->in[0];
+    return mx_node_set_output(n, 0, in->rank, in->dims);
+}
+
+const mx_layer_type mx_layer_activation = {
+    .class_name = "Activation",
+    .fields = activation_fields,
+    .cfg_size = 0,
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .has_activation = 1,
+    .build = activation_build,
+    .forward = mx_copy_forward,
+    .backward = mx_copy_backward,
+};

@@ -1,0 +1,43 @@
+/* activation.h: elementwise activations (and softmax over the last axis),
+ * shared by the Activation layer and every layer with an `activation`
+ * argument. */
+#ifndef MX_ACTIVATION_H
+#define MX_ACTIVATION_H
+
+#include <stdint.h>
+
+typedef enum mx_act_kind {
+    MX_ACT_LINEAR,
+    MX_ACT_RELU,
+    MX_ACT_RELU6,
+    MX_ACT_LEAKY_RELU,   /* alpha 0.2, as tf.nn.leaky_relu */
+    MX_ACT_ELU,          /* alpha 1 */
+    MX_ACT_SELU,
+    MX_ACT_SIGMOID,
+    MX_ACT_HARD_SIGMOID, /* Keras 2 / TF.js: clip(0.2 x + 0.5, 0, 1) */
+    MX_ACT_TANH,
+    MX_ACT_SOFTMAX,      /* over the last axis */
+    MX_ACT_SOFTPLUS,
+    MX_ACT_SOFTSIGN,
+    MX_ACT_SWISH,        /* x * sigmoid(x), Keras "swish" / "silu" */
+    MX_ACT_GELU,         /* exact (erf) form, Keras default approximate=False */
+    MX_ACT_EXPONENTIAL,
+    MX_ACT_COUNT
+} mx_act_kind;
+
+typedef struct mx_act {
+    mx_act_kind kind;
+    float alpha; /* leaky_relu slope, elu alpha */
+} mx_act;
+
+/* Parse a Keras activation name; -1 if unknown. */
+int mx_act_parse(const char *name, mx_act *out);
+const char *mx_act_name(mx_act_kind kind);
+
+/* y = f(x) over rows x cols (softmax along cols). x and y may alias. */
+void mx_act_forward(mx_act a, const float *x, float *y, int64_t rows, int64_t cols);
+/* dx (=|+=) f'(x) * dy, using x and/or y = f(x) as the function needs. */
+void mx_act_backward(mx_act a, const float *x, const float *y, const float *dy, float *dx,
+                     int64_t rows, int64_t cols, int accumulate);
+
+#endif

@@ -1,0 +1,214 @@
+/* compile.c: attaching a loss and an optimizer to a model (Keras
+ * model.compile), parsing their Keras configs, and the training step. */
+#include "io/config.h"
+#include "io/model_io.h"
+#include "train/train.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- parsing ---- */
+
+static json_t *load_any(const char *text) {
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
+    if (!j) j = json_string(text); /* a bare name such as adam */
+    return j;
+}
+
+static int opt_key(json_t *cfg, const char *key, float *out) {
+    json_t *v = json_object_get(cfg, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_number(v)) return mx_fail("optimizer '%s' must be a number", key);
+    *out = (float)json_number_value(v);
+    return 0;
+}
+
+int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out) {
+    json_t *j = load_any(json_text);
+    const char *cls = json_is_string(j) ? json_string_value(j)
+                      : json_is_string(json_object_get(j, "class_name")) ? json_string_value(json_object_get(j, "class_name"))
+                                                                          : NULL;
+    int rc = -1;
+    if (!cls) {
+        mx_fail("optimizer must be a name or {\"class_name\": ..., \"config\": {...}}");
+        goto done;
+    }
+    if (!strcasecmp(cls, "sgd"))
+        *out = mx_optimizer_defaults(MX_OPT_SGD);
+    else if (!strcasecmp(cls, "adam"))
+        *out = mx_optimizer_defaults(MX_OPT_ADAM);
+    else if (!strcasecmp(cls, "rmsprop"))
+        *out = mx_optimizer_defaults(MX_OPT_RMSPROP);
+    else {
+        mx_fail("optimizer '%s' is not supported (SGD, Adam, RMSprop)", cls);
+        goto done;
+    }
+    json_t *cfg = json_is_object(j) ? json_object_get(j, "config") : NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(cfg, key, v) {
+        static const char *const known[] = {"learning_rate", "lr", "beta_1", "beta_2", "epsilon", "momentum",
+                                            "nesterov", "rho", "clipnorm", "global_clipnorm", "name", "amsgrad",
+                                            "centered", "clipvalue", "decay", "weight_decay", "use_ema",
+                                            "ema_momentum", "ema_overwrite_frequency", "jit_compile",
+                                            "is_legacy_optimizer", "loss_scale_factor",
+                                            "gradient_accumulation_steps", NULL};
+        int ok = 0;
+        for (int i = 0; known[i]; i++) ok |= !strcmp(known[i], key);
+        if (!ok) {
+            mx_fail("optimizer %s: unknown config key '%s'", cls, key);
+            goto done;
+        }
+        /* options we only support switched off */
+        int off = json_is_null(v) || json_is_false(v) || (json_is_number(v) && json_number_value(v) == 0);
+        if (!off && (!strcmp(key, "amsgrad") || !strcmp(key, "centered") || !strcmp(key, "clipvalue") ||
+                     !strcmp(key, "decay") || !strcmp(key, "weight_decay") || !strcmp(key, "use_ema"))) {
+            mx_fail("optimizer %s: option '%s' is not supported", cls, key);
+            goto done;
+        }
+    }
+    if (opt_key(cfg, "lr", &out->learning_rate) || opt_key(cfg, "learning_rate", &out->learning_rate) ||
+        opt_key(cfg, "beta_1", &out->beta_1) || opt_key(cfg, "beta_2", &out->beta_2) ||
+        opt_key(cfg, "epsilon", &out->epsilon) || opt_key(cfg, "momentum", &out->momentum) ||
+        opt_key(cfg, "rho", &out->rho) || opt_key(cfg, "clipnorm", &out->clipnorm) ||
+        opt_key(cfg, "global_clipnorm", &out->global_clipnorm))
+        goto done;
+    json_t *nest = json_object_get(cfg, "nesterov");
+    if (nest) out->nesterov = json_is_true(nest);
+    if (!(out->learning_rate > 0)) {
+        mx_fail("optimizer %s: learning_rate must be positive", cls);
+        goto done;
+    }
+    if (out->momentum < 0 || out->momentum >= 1) {
+        mx_fail("optimizer %s: momentum must be in [0, 1)", cls);
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(j);
+    return rc;
+}
+
+int mx_loss_parse(const char *json_text, mx_loss_kind *kind, int *from_logits) {
+    static const struct {
+        const char *name, *cls;
+        mx_loss_kind kind;
+    } names[] = {
+        {"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy", MX_LOSS_SPARSE_CATEGORICAL_CE},
+        {"categorical_crossentropy", "CategoricalCrossentropy", MX_LOSS_CATEGORICAL_CE},
+        {"binary_crossentropy", "BinaryCrossentropy", MX_LOSS_BINARY_CE},
+        {"mean_squared_error", "MeanSquaredError", MX_LOSS_MSE},
+        {"mse", "MSE", MX_LOSS_MSE},
+    };
+    json_t *j = load_any(json_text);
+    const char *s = json_is_string(j) ? json_string_value(j)
+                    : json_is_string(json_object_get(j, "class_name")) ? json_string_value(json_object_get(j, "class_name"))
+                                                                        : "";
+    *from_logits = json_is_true(json_object_get(json_object_get(j, "config"), "from_logits"));
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name) || !strcmp(s, names[i].cls)) {
+            *kind = names[i].kind;
+            json_decref(j);
+            return 0;
+        }
+    mx_fail("loss '%s' is not supported (sparse_categorical_crossentropy, categorical_crossentropy, "
+            "binary_crossentropy, mean_squared_error)", s);
+    json_decref(j);
+    return -1;
+}
+
+/* ---- compile ---- */
+
+int mx_model_compile(mx_model *m, mx_loss_kind loss, int from_logits, const mx_optimizer_config *opt) {
+    if (m->n_outputs != 1) return mx_fail("training needs a model with one output (this one has %d)", m->n_outputs);
+    mx_value *out = m->outputs[0];
+    mx_optimizer_config *o = mx_alloc(sizeof *o);
+    if (!o) return -1;
+    *o = *opt;
+    mx_free(m->opt);
+    m->opt = o;
+    m->loss_kind = loss;
+    m->from_logits = from_logits;
+    /* fuse the output activation into the loss when it is the matching one
+     * and nothing else reads the probabilities */
+    for (int i = 0; i < m->n_nodes; i++) m->nodes[i]->act_by_loss = 0;
+    mx_node *p = out->producer;
+    mx_act_kind k = p->layer->act.kind;
+    int ce = loss == MX_LOSS_SPARSE_CATEGORICAL_CE || loss == MX_LOSS_CATEGORICAL_CE;
+    if (!from_logits && p->z != out && out->n_consumers == 0 &&
+        ((ce && k == MX_ACT_SOFTMAX) || (loss == MX_LOSS_BINARY_CE && k == MX_ACT_SIGMOID)))
+        p->act_by_loss = 1;
+    /* optimizer slots for every weight that can train */
+    int slots = mx_opt_slots(o);
+    int64_t total = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i]->trainable) total += m->params[i]->size * slots;
+    mx_free(m->opt_mem);
+    m->opt_mem = mx_alloc_array((size_t)MX_MAX(total, 1), sizeof(float));
+    if (!m->opt_mem) return -1;
+    int64_t off = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        mx_param *q = m->params[i];
+        q->opt_state = NULL;
+        if (q->trainable && slots) {
+            q->opt_state = m->opt_mem + off;
+            off += q->size * slots;
+        }
+    }
+    m->iterations = 0;
+    m->compiled = 1;
+    /* gradient flags depend on the fusion: plan again */
+    mx_free(m->plan_mem);
+    m->plan_mem = NULL;
+    m->plan_batch = 0;
+    m->plan_training = 0;
+    return 0;
+}
+
+json_t *mx_training_config_write(const mx_model *m) {
+    if (!m->compiled) return NULL;
+    const mx_optimizer_config *o = m->opt;
+    json_t *cfg = json_pack("{s:s, s:f}", "name", mx_optimizer_name(o->kind), "learning_rate", (double)o->learning_rate);
+    switch (o->kind) {
+    case MX_OPT_SGD:
+        json_object_set_new(cfg, "momentum", json_real(o->momentum));
+        json_object_set_new(cfg, "nesterov", json_boolean(o->nesterov));
+        break;
+    case MX_OPT_ADAM:
+        json_object_set_new(cfg, "beta_1", json_real(o->beta_1));
+        json_object_set_new(cfg, "beta_2", json_real(o->beta_2));
+        json_object_set_new(cfg, "epsilon", json_real(o->epsilon));
+        json_object_set_new(cfg, "amsgrad", json_false());
+        break;
+    case MX_OPT_RMSPROP:
+        json_object_set_new(cfg, "rho", json_real(o->rho));
+        json_object_set_new(cfg, "momentum", json_real(o->momentum));
+        json_object_set_new(cfg, "epsilon", json_real(o->epsilon));
+        json_object_set_new(cfg, "centered", json_false());
+        break;
+    }
+    if (o->clipnorm > 0) json_object_set_new(cfg, "clipnorm", json_real(o->clipnorm));
+    if (o->global_clipnorm > 0) json_object_set_new(cfg, "global_clipnorm", json_real(o->global_clipnorm));
+    json_t *loss = m->from_logits ? json_pack("{s:s, s:{s:b}}", "class_name",
+                                              m->loss_kind == MX_LOSS_BINARY_CE ? "BinaryCrossentropy"
+                                              : m->loss_kind == MX_LOSS_CATEGORICAL_CE ? "CategoricalCrossentropy"
+                                                                                       : "SparseCategoricalCrossentropy",
+                                              "config", "from_logits", 1)
+                                  : json_string(mx_loss_name(m->loss_kind));
+    return json_pack("{s:o, s:[s], s:{s:s, s:o}}", "loss", loss, "metrics", "accuracy", "optimizer_config",
+                     "class_name", mx_optimizer_name(o->kind), "config", cfg);
+}
+
+/* ---- one step ---- */
+
+double mx_train_step(mx_model *m, int batch, uint64_t seed, int64_t *correct, int64_t *total) {
+    mx_exec ex = {batch, 1, seed, m->iterations};
+    mx_graph_forward(m, &ex);
+    double loss = mx_loss_step(m, batch, 1, correct, total);
+    mx_graph_backward(m, &ex);
+    loss += mx_regularization(m, 1);
+    mx_opt_step(m);
+    return loss;
+}

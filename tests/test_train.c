@@ -1,0 +1,321 @@
+/* test_train.c: losses, regularizers, initializers and optimizers against
+ * their formulas, and the training loop (fit, early stopping, validation
+ * split, determinism). */
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- losses ---- */
+
+/* a linear model whose output we set directly */
+static mx_model *passthrough(int n, const char *act) {
+    char cfg[160];
+    snprintf(cfg, sizeof cfg, "{\"class_name\": \"Activation\", \"config\": {\"activation\": \"%s\"}}", act);
+    char in[16];
+    snprintf(in, sizeof in, "%d", n);
+    mx_model *m = tu_sequential(in, cfg, 1);
+    if (m) m->grad_inputs = 1; /* no weights: the input (the logits) carries the gradient */
+    return m;
+}
+
+static double loss_of(mx_model *m, const float *x, int batch) {
+    tu_forward(m, x, batch, 1);
+    int64_t c = 0, t = 0;
+    return mx_loss_step(m, batch, 0, &c, &t);
+}
+
+/* analytic gradient of the loss w.r.t. the model input (= the logits, or
+ * the probabilities), against central differences */
+static void check_loss_grad(mx_model *m, float *x, int batch, const char *what) {
+    int64_t n = batch * m->inputs[0]->size;
+    mx_value *out = m->outputs[0];
+    mx_node *p = out->producer;
+    tu_forward(m, x, batch, 1);
+    int64_t c = 0, t = 0;
+    float *g = malloc(sizeof(float) * (size_t)n);
+    mx_loss_step(m, batch, 1, &c, &t);
+    /* with the activation fused the loss writes d/dlogits; otherwise d/dy then the softmax backward */
+    if (!p->act_by_loss && p->z != out)
+        mx_act_backward(p->layer->act, p->z->data, out->data, out->grad, p->z->grad,
+                        batch * out->size / out->dims[out->rank - 1], out->dims[out->rank - 1], 0);
+    memcpy(g, p->z->grad, sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        float x0 = x[i];
+        x[i] = x0 + 1e-3f;
+        double lp = loss_of(m, x, batch);
+        x[i] = x0 - 1e-3f;
+        double lm = loss_of(m, x, batch);
+        x[i] = x0;
+        double fd = (lp - lm) / 2e-3;
+        CHECK_MSG(fabs(fd - g[i]) < 2e-3 + 1e-2 * fabs(fd), "%s: dL/dx[%lld] = %g, numeric %g", what, (long long)i, g[i], fd);
+    }
+    free(g);
+}
+
+MX_TEST(loss_sparse_ce_fused_softmax) {
+    mx_model *m = passthrough(4, "softmax");
+    if (!m) return;
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+    CHECK(mx_model_compile(m, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o) == 0);
+    CHECK(m->outputs[0]->producer->act_by_loss); /* fused: the loss reads the logits */
+    if (mx_graph_plan(m, 3, 1)) return;
+    float x[12] = {1, 2, 3, 4, -1, 0, 0.5f, 2, 30, -30, 0, 1}; /* large logits stay finite */
+    m->targets[0] = 3, m->targets[1] = 0, m->targets[2] = 0;
+    double loss = loss_of(m, x, 3), want = 0;
+    for (int r = 0; r < 3; r++) {
+        double mx = -1e30, s = 0;
+        for (int i = 0; i < 4; i++) mx = fmax(mx, x[r * 4 + i]);
+        for (int i = 0; i < 4; i++) s += exp(x[r * 4 + i] - mx);
+        want += log(s) + mx - x[r * 4 + (int)m->targets[r]];
+    }
+    CHECK_NEAR(loss, want / 3, 1e-5);
+    check_loss_grad(m, x, 3, "sparse CE");
+    mx_model_free(m);
+}
+
+MX_TEST(loss_variants_gradients) {
+    struct {
+        const char *act;
+        mx_loss_kind k;
+        int logits;
+    } cases[] = {
+        {"softmax", MX_LOSS_CATEGORICAL_CE, 0}, {"linear", MX_LOSS_CATEGORICAL_CE, 1},
+        {"linear", MX_LOSS_SPARSE_CATEGORICAL_CE, 1}, {"sigmoid", MX_LOSS_BINARY_CE, 0},
+        {"linear", MX_LOSS_BINARY_CE, 1}, {"linear", MX_LOSS_MSE, 0}, {"sigmoid", MX_LOSS_CATEGORICAL_CE, 0},
+        {"tanh", MX_LOSS_MSE, 0},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        mx_model *m = passthrough(3, cases[t].act);
+        if (!m) return;
+        mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+        mx_model_compile(m, cases[t].k, cases[t].logits, &o);
+        mx_graph_plan(m, 2, 1);
+        float x[6];
+        tu_fill(x, 6, t, -2, 2);
+        if (cases[t].k == MX_LOSS_SPARSE_CATEGORICAL_CE) {
+            m->targets[0] = 1, m->targets[1] = 2;
+        } else {
+            float tg[6] = {0, 1, 0, 1, 0, 0};
+            if (cases[t].k == MX_LOSS_MSE) tu_fill(tg, 6, 99, -1, 1);
+            memcpy(m->targets, tg, sizeof tg);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%s + %s%s", cases[t].act, mx_loss_name(cases[t].k), cases[t].logits ? " (logits)" : "");
+        check_loss_grad(m, x, 2, what);
+        mx_model_free(m);
+    }
+}
+
+MX_TEST(loss_binary_and_mse_values) {
+    mx_model *m = passthrough(2, "sigmoid");
+    if (!m) return;
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+    mx_model_compile(m, MX_LOSS_BINARY_CE, 0, &o);
+    mx_graph_plan(m, 1, 1);
+    float x[2] = {0.3f, -1.2f};
+    m->targets[0] = 1, m->targets[1] = 0;
+    double p0 = 1 / (1 + exp(-0.3)), p1 = 1 / (1 + exp(1.2));
+    CHECK_NEAR(loss_of(m, x, 1), -(log(p0) + log(1 - p1)) / 2, 1e-6);
+    mx_model_free(m);
+    m = passthrough(2, "linear");
+    if (!m) return;
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    mx_graph_plan(m, 2, 1);
+    float y[4] = {1, 2, 3, 4};
+    float t[4] = {0, 2, 5, 4};
+    memcpy(m->targets, t, sizeof t);
+    CHECK_NEAR(loss_of(m, y, 2), (1 + 0 + 4 + 0) / 4.0, 1e-6);
+    mx_model_free(m);
+}
+
+MX_TEST(loss_regularization) {
+    mx_model *m = tu_sequential("3", "{\"class_name\": \"Dense\", \"config\": {\"units\": 2, "
+                                     "\"kernel_regularizer\": {\"class_name\": \"L1L2\", \"config\": {\"l1\": 0.01, \"l2\": 0.002}}}}", 1);
+    if (!m) return;
+    mx_param *k = tu_param(m, "dense/kernel");
+    CHECK_NEAR(k->reg.l2, 0.002, 1e-9);
+    double want = 0;
+    for (int i = 0; i < 6; i++) want += 0.01 * fabs(k->data[i]) + 0.002 * k->data[i] * k->data[i];
+    mx_graph_plan(m, 1, 1);
+    memset(k->grad, 0, sizeof(float) * 6);
+    CHECK_NEAR(mx_regularization(m, 1), want, 1e-7);
+    for (int i = 0; i < 6; i++) CHECK_NEAR(k->grad[i], 0.01 * ((k->data[i] > 0) - (k->data[i] < 0)) + 0.004 * k->data[i], 1e-7);
+    mx_model_free(m);
+    /* Keras's string form: "l2" means 0.01 */
+    m = tu_sequential("3", "{\"class_name\": \"Dense\", \"config\": {\"units\": 2, \"kernel_regularizer\": \"l2\"}}", 1);
+    if (!m) return;
+    CHECK_NEAR(tu_param(m, "dense/kernel")->reg.l2, 0.01, 1e-9);
+    mx_model_free(m);
+}
+
+/* ---- initializers ---- */
+
+static void moments(const float *w, int64_t n, double *mean, double *sd, double *maxabs) {
+    double s = 0, s2 = 0;
+    *maxabs = 0;
+    for (int64_t i = 0; i < n; i++) {
+        s += w[i];
+        s2 += (double)w[i] * w[i];
+        *maxabs = fmax(*maxabs, fabs(w[i]));
+    }
+    *mean = s / n;
+    *sd = sqrt(s2 / n - *mean * *mean);
+}
+
+MX_TEST(init_statistics) {
+    struct {
+        const char *init;
+        double sd, bound; /* expected standard deviation; hard bound (0: none) */
+    } cases[] = {
+        {"\"glorot_uniform\"", sqrt(2.0 / (300 + 200)), sqrt(6.0 / 500)},
+        {"\"GlorotNormal\"", sqrt(2.0 / 500), 2 * sqrt(2.0 / 500) / 0.87962566103423978},
+        {"\"he_normal\"", sqrt(2.0 / 300), 2 * sqrt(2.0 / 300) / 0.87962566103423978},
+        {"\"he_uniform\"", sqrt(2.0 / 300), sqrt(6.0 / 300)},
+        {"{\"class_name\": \"VarianceScaling\", \"config\": {\"scale\": 3, \"mode\": \"fan_out\", \"distribution\": \"untruncated_normal\"}}",
+         sqrt(3.0 / 200), 0},
+        {"{\"class_name\": \"RandomNormal\", \"config\": {\"stddev\": 0.3}}", 0.3, 0},
+        {"\"random_uniform\"", 0.1 / sqrt(12), 0.05},
+        {"\"zeros\"", 0, 1e-30},
+        {"{\"class_name\": \"Constant\", \"config\": {\"value\": 0.5}}", 0, 0.5},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        char cfg[512];
+        snprintf(cfg, sizeof cfg, "{\"class_name\": \"Dense\", \"config\": {\"units\": 200, \"kernel_initializer\": %s}}",
+                 cases[t].init);
+        mx_model *m = tu_sequential("300", cfg, 7);
+        if (!m) return;
+        mx_param *k = tu_param(m, "dense/kernel");
+        double mean, sd, mx;
+        moments(k->data, k->size, &mean, &sd, &mx);
+        CHECK_MSG(fabs(sd - cases[t].sd) <= 0.02 * cases[t].sd + 1e-9, "%s: sd %g, want %g", cases[t].init, sd, cases[t].sd);
+        if (cases[t].bound > 0) CHECK_MSG(mx <= cases[t].bound * 1.0001, "%s: |w| up to %g > %g", cases[t].init, mx, cases[t].bound);
+        if (t < 7) CHECK_MSG(fabs(mean) < 0.05 * cases[t].sd + 1e-3, "%s: mean %g", cases[t].init, mean);
+        mx_model_free(m);
+    }
+    /* the same seed gives the same weights, a different one different weights */
+    mx_model *a = tu_sequential("30", "{\"class_name\": \"Dense\", \"config\": {\"units\": 20}}", 5);
+    mx_model *b = tu_sequential("30", "{\"class_name\": \"Dense\", \"config\": {\"units\": 20}}", 5);
+    mx_model *c = tu_sequential("30", "{\"class_name\": \"Dense\", \"config\": {\"units\": 20}}", 6);
+    if (a && b && c) {
+        CHECK(tu_maxdiff(a->params[0]->data, b->params[0]->data, 600) == 0);
+        CHECK(tu_maxdiff(a->params[0]->data, c->params[0]->data, 600) > 0);
+    }
+    mx_model_free(a);
+    mx_model_free(b);
+    mx_model_free(c);
+}
+
+/* ---- optimizers: one or two steps by hand ---- */
+
+/* a single weight w with loss 0.5 * (w x)^2 ... simpler: set the gradient directly */
+static mx_model *one_weight(float w0) {
+    mx_model *m = tu_sequential("1", "{\"class_name\": \"Dense\", \"config\": {\"units\": 1, \"use_bias\": false}}", 1);
+    if (m) m->params[0]->data[0] = w0;
+    return m;
+}
+
+static void step_with_grad(mx_model *m, float g) {
+    mx_graph_plan(m, 1, 1);
+    m->params[0]->grad[0] = g;
+    mx_opt_step(m);
+}
+
+MX_TEST(optimizer_steps_by_hand) {
+    /* SGD: w -= lr g */
+    mx_model *m = one_weight(1);
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+    CHECK_NEAR(o.learning_rate, 0.01, 1e-9);
+    o.learning_rate = 0.1f;
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    step_with_grad(m, 2);
+    CHECK_NEAR(m->params[0]->data[0], 1 - 0.2, 1e-6);
+    mx_model_free(m);
+    /* SGD momentum 0.9: v1 = -0.1*2 = -0.2, w1 = 0.8; v2 = 0.9*-0.2 - 0.1*1 = -0.28, w2 = 0.52 */
+    m = one_weight(1);
+    o.momentum = 0.9f;
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    step_with_grad(m, 2);
+    step_with_grad(m, 1);
+    CHECK_NEAR(m->params[0]->data[0], 0.52, 1e-6);
+    mx_model_free(m);
+    /* Nesterov: w += momentum v - lr g: w1 = 1 + 0.9*-0.2 - 0.2 = 0.62; v2 = -0.28, w2 = 0.62 + 0.9*-0.28 - 0.1 = 0.268 */
+    m = one_weight(1);
+    o.nesterov = 1;
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    step_with_grad(m, 2);
+    CHECK_NEAR(m->params[0]->data[0], 0.62, 1e-6);
+    step_with_grad(m, 1);
+    CHECK_NEAR(m->params[0]->data[0], 0.268, 1e-6);
+    mx_model_free(m);
+    /* Adam: t = 1: m = 0.1 g, v = 0.001 g^2, alpha = lr sqrt(1-0.999)/(1-0.9) */
+    m = one_weight(1);
+    o = mx_optimizer_defaults(MX_OPT_ADAM);
+    CHECK_NEAR(o.learning_rate, 1e-3, 1e-9);
+    CHECK_NEAR(o.epsilon, 1e-7, 1e-12);
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    step_with_grad(m, 0.5f);
+    double mm = 0.05, vv = 0.001 * 0.25, alpha = 1e-3 * sqrt(1 - 0.999) / (1 - 0.9);
+    double w = 1 - alpha * mm / (sqrt(vv) + 1e-7);
+    CHECK_NEAR(m->params[0]->data[0], w, 1e-7);
+    step_with_grad(m, -1);
+    mm = 0.9 * mm + 0.1 * -1;
+    vv = 0.999 * vv + 0.001 * 1;
+    alpha = 1e-3 * sqrt(1 - 0.999 * 0.999) / (1 - 0.81);
+    w -= alpha * mm / (sqrt(vv) + 1e-7);
+    CHECK_NEAR(m->params[0]->data[0], w, 1e-7);
+    mx_model_free(m);
+    /* RMSprop: v = 0.1 g^2, w -= lr g / (sqrt(v) + eps) */
+    m = one_weight(1);
+    o = mx_optimizer_defaults(MX_OPT_RMSPROP);
+    CHECK_NEAR(o.rho, 0.9, 1e-7);
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    step_with_grad(m, 2);
+    CHECK_NEAR(m->params[0]->data[0], 1 - 1e-3 * 2 / (sqrt(0.4) + 1e-7), 1e-7);
+    mx_model_free(m);
+    /* clipnorm: the gradient 10 is scaled to norm 1 */
+    m = one_weight(1);
+    o = mx_optimizer_defaults(MX_OPT_SGD);
+    o.learning_rate = 0.5f;
+    o.clipnorm = 1;
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    step_with_grad(m, 10);
+    CHECK_NEAR(m->params[0]->data[0], 0.5, 1e-6);
+    mx_model_free(m);
+}
+
+MX_TEST(optimizer_global_clipnorm) {
+    mx_model *m = tu_sequential("2", "{\"class_name\": \"Dense\", \"config\": {\"units\": 1}}", 1);
+    if (!m) return;
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+    o.learning_rate = 1;
+    o.global_clipnorm = 1;
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    mx_graph_plan(m, 1, 1);
+    float w0 = m->params[0]->data[0], w1 = m->params[0]->data[1], b0 = m->params[1]->data[0];
+    m->params[0]->grad[0] = 3, m->params[0]->grad[1] = 0, m->params[1]->grad[0] = 4; /* global norm 5 */
+    mx_opt_step(m);
+    CHECK_NEAR(m->params[0]->data[0], w0 - 0.6, 1e-6);
+    CHECK_NEAR(m->params[0]->data[1], w1, 1e-6);
+    CHECK_NEAR(m->params[1]->data[0], b0 - 0.8, 1e-6);
+    mx_model_free(m);
+}
+
+MX_TEST(optimizer_config_parsing) {
+    mx_optimizer_config o;
+    CHECK(mx_optimizer_parse("\"adam\"", &o) == 0 && o.kind == MX_OPT_ADAM && fabsf(o.beta_2 - 0.999f) < 1e-7);
+    CHECK(mx_optimizer_parse("{\"class_name\": \"SGD\", \"config\": {\"learning_rate\": 0.05, \"momentum\": 0.9, \"nesterov\": true}}", &o) == 0);
+    CHECK(o.kind == MX_OPT_SGD && fabsf(o.learning_rate - 0.05f) < 1e-7 && o.nesterov && fabsf(o.momentum - 0.9f) < 1e-7);
+    CHECK(mx_optimizer_parse("{\"class_name\": \"RMSprop\", \"config\": {\"lr\": 0.01}}", &o) == 0 && fabsf(o.learning_rate - 0.01f) < 1e-7);
+    CHECK(mx_optimizer_parse("\"adagrad\"", &o) == -1 && strstr(mx_error(), "adagrad"));
+    CHECK(mx_optimizer_parse("{\"class_name\": \"Adam\", \"config\": {\"amsgrad\": true}}", &o) == -1 && strstr(mx_error(), "amsgrad"));
+    CHECK(mx_optimizer_parse("{\"class_name\": \"Adam\", \"config\": {\"betas\": 1}}", &o) == -1 && strstr(mx_error(), "betas"));
+    mx_loss_kind k;
+    int logits;
+    CHECK(mx_loss_parse("\"binary_crossentropy\"", &k, &logits) == 0 && k == MX_LOSS_BINARY_CE && !logits);
+    CHECK(mx_loss_parse("{\"class_name\": \"SparseCategoricalCrossentropy\", \"config\": {\"from_logits\": true}}", &k, &logits) == 0 &&
+          k == MX_LOSS_SPARSE_CATEGORICAL_CE && logits);
+    CHECK(mx_loss_parse("\"hinge\"", &k, &logits) == -1 && strstr(mx_error(), "hinge"));
+}
