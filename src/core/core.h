@@ -67,10 +67,23 @@ void mx_split_range(int64_t n, int ith, int nth, int64_t *begin, int64_t *end);
 typedef void (*mx_range_fn)(void *ctx, int64_t begin, int64_t end);
 void mx_parallel_for(int64_t n, int64_t grain, mx_range_fn fn, void *ctx);
 /* Per-thread scratch memory of MX_SCRATCH_FLOATS floats, allocated with the
- * pool; for packing buffers inside kernels. */
+ * pool; for packing buffers inside leaf kernels (GEMM). Threads outside the
+ * pool share one buffer: call kernels from one such thread at a time. */
 #define MX_SCRATCH_FLOATS ((size_t)1 << 21) /* 8 MiB */
 float *mx_scratch(void);
 void mx_threads_shutdown(void);
+
+/* ---- files (core/file.c) ---- */
+/* A whole file, NUL-terminated; *len receives its size. Larger than
+ * max_bytes is an error. */
+char *mx_read_file(const char *path, size_t *len, size_t max_bytes);
+/* Write bytes to path via path.tmp + rename. */
+int mx_write_file(const char *path, const void *data, size_t len);
+/* mkdir -p */
+int mx_mkdirs(const char *dir);
+
+/* 1234567 -> "1,234,567" into buf; returns buf. */
+char *mx_thousands(int64_t v, char *buf, size_t n);
 
 /* ---- time ---- */
 double mx_now(void); /* seconds, monotonic */

@@ -93,6 +93,16 @@ typedef struct worker_arg {
 } worker_arg;
 static worker_arg g_args[MX_MAX_THREADS];
 
+/* Waking a sleeping thread costs 50-100 us here, far more than the serial
+ * gaps between the regions of a training step: spin that long first. */
+#define SPIN_SECONDS 300e-6
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void *worker(void *p) {
     int ith = ((worker_arg *)p)->ith;
     tl_scratch = g_pool.scratch[ith];
@@ -100,13 +110,15 @@ static void *worker(void *p) {
     for (;;) {
         uint64_t gen;
         int spins = 0;
+        double since = mx_now();
         while ((gen = atomic_load_explicit(&g_pool.generation, memory_order_acquire)) == seen) {
-            if (++spins < 20000) continue;
+            cpu_relax();
+            if (++spins % 1024 || mx_now() - since < SPIN_SECONDS) continue;
             pthread_mutex_lock(&g_pool.mu);
             while (atomic_load(&g_pool.generation) == seen && !atomic_load(&g_pool.quit))
                 pthread_cond_wait(&g_pool.wake, &g_pool.mu);
             pthread_mutex_unlock(&g_pool.mu);
-            spins = 0;
+            since = mx_now();
             if (atomic_load(&g_pool.quit)) return NULL;
         }
         seen = gen;
@@ -183,8 +195,7 @@ void mx_parallel(mx_task_fn fn, void *ctx) {
     tl_in_region = 1;
     fn(ctx, 0, g_pool.n);
     tl_in_region = 0;
-    while (atomic_load_explicit(&g_pool.pending, memory_order_acquire) > 0) {
-    }
+    while (atomic_load_explicit(&g_pool.pending, memory_order_acquire) > 0) cpu_relax();
 }
 
 #endif

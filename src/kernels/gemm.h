@@ -7,7 +7,9 @@
  * with trans_a, A is stored K x M (lda >= M) and used transposed; likewise B.
  * Threads: uses the pool (mx_parallel); runs single-threaded inline when
  * called from inside a parallel region. Results are bit-identical for any
- * thread count: every C element is summed by one thread in fixed k order. */
+ * thread count: every C element is summed in the same fixed k order (one
+ * thread per element, or per-block partial products added in block order
+ * when C is a single tile with a long K). */
 #ifndef MX_GEMM_H
 #define MX_GEMM_H
 
