@@ -19,13 +19,14 @@ typedef struct mx_report {
     const char *settings;       /* training settings as "key: value" lines */
     const mx_history *history;  /* per-epoch training/validation metrics */
     int n_classes;
-    char **class_names;
+    char **class_names;         /* may be NULL; labels outside them show as numbers */
     const int64_t *confusion;   /* n_classes x n_classes on the test set, rows = true */
     double test_loss, test_accuracy;
     int64_t n_test;
-    const mx_report_example *examples; /* misclassified test images */
+    const mx_report_example *examples; /* misclassified test images (a selection) */
     int n_examples;
-    int h, w, c;                /* image shape of the examples */
+    int64_t n_misclassified;    /* all of them, of which n_examples are shown */
+    int h, w, c;                /* image shape of the examples; c is 1 (gray) or 3 (RGB) */
     double train_seconds, eval_seconds;
     int threads;
 } mx_report;

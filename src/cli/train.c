@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"
 #include "cli/report.h"
+#include "io/config.h"
 
 #include <math.h>
 #include <signal.h>
@@ -51,9 +52,9 @@ static int save_checkpoint(mx_model *m, const mx_history *h, const train_ctx *c)
     json_t *st = json_pack("{s:s, s:i, s:I, s:i, s:o}", "experiment", c->e->name, "epoch", h->n, "seed",
                            (json_int_t)c->seed, "batch_size", c->batch_size, "history", cli_history_json(h));
     snprintf(path, sizeof path, "%s/state.json", tmp);
-    int rc = json_dump_file(st, path, JSON_INDENT(1));
+    int rc = mx_json_save(st, path);
     json_decref(st);
-    if (rc) return mx_fail("%s: cannot write", path);
+    if (rc) return -1;
     struct stat sb;
     if (stat(final, &sb) == 0 && rename(final, old)) return mx_fail("cannot move %s aside", final);
     if (rename(tmp, final)) return mx_fail("cannot rename %s to %s", tmp, final);
@@ -142,37 +143,41 @@ static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *
         (double)e->augment.rotation, "zoom", (double)e->augment.zoom, "command", command, "date", date,
         "mlexp_version", MX_VERSION);
     snprintf(path, sizeof path, "%s/metadata.json", c->out);
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = json_dump_file(meta, tmp, JSON_INDENT(1)) || rename(tmp, path);
+    int rc = mx_json_save(meta, path);
     json_decref(meta);
     if (rc) {
         mx_eval_result_free(&r);
-        return mx_fail("%s: cannot write", path);
+        return -1;
     }
 
     /* the report: curves, confusion matrix and the test images it got wrong */
     enum { MAX_EX = 36 };
     mx_report_example ex[MAX_EX];
     int nex = 0;
-    int64_t ss = mx_dataset_sample_size(test);
-    for (int64_t i = 0; i < test->n && nex < MAX_EX; i++)
-        if (r.predicted[i] != test->y[i])
+    int64_t ss = mx_dataset_sample_size(test), wrong = 0;
+    for (int64_t i = 0; i < test->n; i++)
+        if (r.predicted[i] != test->y[i] && wrong++ < MAX_EX)
             ex[nex++] = (mx_report_example){test->x + i * ss, test->y[i], r.predicted[i], r.confidence[i]};
-    char settings[2048];
+    char settings[2048], sched[128] = "";
+    if (e->opt.schedule != MX_LR_CONSTANT)
+        snprintf(sched, sizeof sched, " (%s over %lld steps)",
+                 e->opt.schedule == MX_LR_COSINE_DECAY ? "cosine decay" : "exponential decay", (long long)e->opt.decay_steps);
     snprintf(settings, sizeof settings,
-             "dataset: %s (%lld test samples)\noptimizer: %s, learning rate %g\nloss: %s%s\nepochs: %d\n"
+             "dataset: %s (%lld test samples)\noptimizer: %s, learning rate %g%s\nloss: %s%s\nepochs: %d\n"
              "batch size: %d\nseed: %llu\nthreads: %d\npreprocessing: x * %g + %g\naugmentation: %s\n"
              "validation: %s",
              e->dataset, (long long)test->n, mx_optimizer_name(e->opt.kind),
-             (double)e->opt.learning_rate, mx_loss_name(e->loss), e->from_logits ? " (from logits)" : "", h->n,
+             (double)e->opt.learning_rate, sched, mx_loss_name(e->loss), e->from_logits ? " (from logits)" : "", h->n,
              c->batch_size, (unsigned long long)c->seed, threads, (double)e->scale, (double)e->offset,
              e->augment.shift || e->augment.rotation || e->augment.zoom ? "shift, rotation and zoom (see metadata.json)" : "none",
              e->validation);
     char *summary = summary_text(m);
-    mx_report rep = {e->title, e->name, e->description, command, summary, settings, h, test->n_classes,
-                     test->class_names, r.confusion, r.loss, r.accuracy, test->n, ex, nex,
-                     (int)test->shape[0], (int)test->shape[1], (int)test->shape[2], train_s, eval_s, threads};
+    mx_report rep = {.title = e->title, .experiment = e->name, .description = e->description, .command = command,
+                     .summary = summary, .settings = settings, .history = h, .n_classes = test->n_classes,
+                     .class_names = test->class_names, .confusion = r.confusion, .test_loss = r.loss,
+                     .test_accuracy = r.accuracy, .n_test = test->n, .examples = ex, .n_examples = nex,
+                     .n_misclassified = wrong, .h = (int)test->shape[0], .w = (int)test->shape[1],
+                     .c = (int)test->shape[2], .train_seconds = train_s, .eval_seconds = eval_s, .threads = threads};
     snprintf(path, sizeof path, "%s/report.html", c->out);
     rc = mx_report_write(path, &rep);
     free(summary);

@@ -33,13 +33,3 @@ void mx_tensor_free(mx_tensor *t) {
     mx_free(t->data);
     mx_free(t);
 }
-
-char *mx_shape_str(int rank, const int64_t *shape, char *buf, size_t n) {
-    size_t k = 0;
-    k += (size_t)snprintf(buf + k, n - MX_MIN(k, n), "(");
-    for (int i = 0; i < rank && k < n; i++)
-        k += (size_t)snprintf(buf + k, n - MX_MIN(k, n), "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (rank == 1 && k < n) k += (size_t)snprintf(buf + k, n - MX_MIN(k, n), ",");
-    if (k < n) snprintf(buf + k, n - k, ")");
-    return buf;
-}

@@ -5,17 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void thousands(int64_t v, char *buf, size_t n) {
-    char raw[32];
-    snprintf(raw, sizeof raw, "%lld", (long long)v);
-    size_t len = strlen(raw), k = 0;
-    for (size_t i = 0; i < len && k + 2 < n; i++) {
-        if (i && (len - i) % 3 == 0) buf[k++] = ',';
-        buf[k++] = raw[i];
-    }
-    buf[k] = 0;
-}
-
 static void out_shape(const mx_value *v, char *buf, size_t n) {
     size_t k = (size_t)snprintf(buf, n, "(None");
     for (int i = 0; i < v->rank && k < n; i++) k += (size_t)snprintf(buf + k, n - k, ", %lld", (long long)v->dims[i]);
@@ -51,7 +40,7 @@ void mx_model_summary(const mx_model *m, FILE *f) {
         int64_t count = 0;
         if (n->call == 0)
             for (int k = 0; k < l->n_params; k++) count += l->params[k]->size;
-        thousands(count, params, sizeof params);
+        mx_thousands(count, params, sizeof params);
         if (functional) {
             char conn[MX_NAME_MAX + 16] = "";
             if (n->n_in) snprintf(conn, sizeof conn, "%s[%d][0]", n->in[0]->producer->layer->name, n->in[0]->producer->call);
@@ -67,9 +56,9 @@ void mx_model_summary(const mx_model *m, FILE *f) {
     rule(f, '=', width);
     mx_param_counts c = mx_model_param_counts(m);
     char t[32], tr[32], nt[32];
-    thousands(c.trainable + c.non_trainable, t, sizeof t);
-    thousands(c.trainable, tr, sizeof tr);
-    thousands(c.non_trainable, nt, sizeof nt);
+    mx_thousands(c.trainable + c.non_trainable, t, sizeof t);
+    mx_thousands(c.trainable, tr, sizeof tr);
+    mx_thousands(c.non_trainable, nt, sizeof nt);
     fprintf(f, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n", t, tr, nt);
     rule(f, '_', width);
 }
