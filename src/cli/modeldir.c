@@ -1,5 +1,6 @@
 /* modeldir.c: the files next to a model: metadata.json and history.json. */
 #include "cli/cli.h"
+#include "io/config.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,12 +36,9 @@ json_t *cli_history_json(const mx_history *h) {
 
 int cli_history_save(const char *path, const mx_history *h) {
     json_t *j = cli_history_json(h);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = json_dump_file(j, tmp, JSON_INDENT(1));
+    int rc = mx_json_save(j, path);
     json_decref(j);
-    if (rc || rename(tmp, path)) return mx_fail("%s: cannot write", path);
-    return 0;
+    return rc;
 }
 
 static double num(json_t *o, const char *k) {

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -30,15 +31,11 @@ int mx_json_fail(const char *origin, const json_error_t *e) {
 }
 
 int mx_json_save(json_t *j, const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (json_dump_file(j, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(9)) != 0)
-        return mx_fail("%s: cannot write", tmp);
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return mx_fail("%s: cannot rename into place", path);
-    }
-    return 0;
+    char *text = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(9));
+    if (!text) return mx_fail("%s: cannot serialise JSON", path);
+    int rc = mx_write_file(path, text, strlen(text));
+    free(text);
+    return rc;
 }
 
 /* ---- initializers ---- */

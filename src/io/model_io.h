@@ -20,10 +20,4 @@ json_t *mx_weights_write(const mx_model *m, const char *dir);
 /* Keras trainingConfig: loss and optimizer of a compiled model, or NULL. */
 json_t *mx_training_config_write(const mx_model *m);
 
-/* Read a whole file; *len receives its size. NUL-terminated. */
-char *mx_read_file(const char *path, size_t *len, size_t max_bytes);
-/* Write bytes to path via path.tmp + rename. */
-int mx_write_file(const char *path, const void *data, size_t len);
-int mx_mkdirs(const char *dir);
-
 #endif
