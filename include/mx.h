@@ -143,9 +143,19 @@ typedef enum mx_loss_kind {
 
 typedef enum mx_opt_kind { MX_OPT_SGD, MX_OPT_ADAM, MX_OPT_RMSPROP } mx_opt_kind;
 
+typedef enum mx_lr_schedule { MX_LR_CONSTANT, MX_LR_EXPONENTIAL_DECAY, MX_LR_COSINE_DECAY } mx_lr_schedule;
+
 typedef struct mx_optimizer_config {
     mx_opt_kind kind;
-    float learning_rate;
+    float learning_rate;  /* the initial rate when a schedule is set */
+    /* Keras learning-rate schedules, by optimizer step t:
+     *   ExponentialDecay: lr * decay_rate ^ (t / decay_steps), floored when staircase
+     *   CosineDecay: lr * ((1 - alpha) * (1 + cos(pi * min(t, decay_steps) / decay_steps)) / 2 + alpha) */
+    mx_lr_schedule schedule;
+    int64_t decay_steps;
+    float decay_rate;
+    int staircase;
+    float alpha;
     float momentum;       /* SGD momentum; RMSprop momentum */
     int nesterov;         /* SGD */
     float beta_1, beta_2; /* Adam */
@@ -158,7 +168,10 @@ typedef struct mx_optimizer_config {
 /* Keras defaults for the kind (SGD lr 0.01; Adam lr 1e-3, betas 0.9/0.999,
  * epsilon 1e-7; RMSprop lr 1e-3, rho 0.9, epsilon 1e-7). */
 mx_optimizer_config mx_optimizer_defaults(mx_opt_kind kind);
-/* Parse a Keras optimizer config: "adam" or {"class_name": "Adam", "config": {...}}. */
+/* The learning rate of optimizer step t (0-based). */
+float mx_learning_rate(const mx_optimizer_config *o, int64_t t);
+/* Parse a Keras optimizer config: "adam" or {"class_name": "Adam", "config": {...}};
+ * learning_rate may be a number or a schedule {"class_name": "CosineDecay", ...}. */
 int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out);
 /* Parse a Keras loss name ("sparse_categorical_crossentropy", ...) or
  * {"class_name": ..., "config": {"from_logits": ...}}. */

@@ -275,6 +275,18 @@ MX_TEST(optimizer_steps_by_hand) {
     step_with_grad(m, 2);
     CHECK_NEAR(m->params[0]->data[0], 1 - 1e-3 * 2 / (sqrt(0.4) + 1e-7), 1e-7);
     mx_model_free(m);
+    /* a schedule sets the rate of each step: SGD with ExponentialDecay 0.5 per step */
+    m = one_weight(1);
+    o = mx_optimizer_defaults(MX_OPT_SGD);
+    o.learning_rate = 0.1f;
+    o.schedule = MX_LR_EXPONENTIAL_DECAY;
+    o.decay_steps = 1;
+    o.decay_rate = 0.5f;
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    step_with_grad(m, 1);
+    step_with_grad(m, 1);
+    CHECK_NEAR(m->params[0]->data[0], 1 - 0.1 - 0.05, 1e-6);
+    mx_model_free(m);
     /* clipnorm: the gradient 10 is scaled to norm 1 */
     m = one_weight(1);
     o = mx_optimizer_defaults(MX_OPT_SGD);
@@ -312,6 +324,21 @@ MX_TEST(optimizer_config_parsing) {
     CHECK(mx_optimizer_parse("\"adagrad\"", &o) == -1 && strstr(mx_error(), "adagrad"));
     CHECK(mx_optimizer_parse("{\"class_name\": \"Adam\", \"config\": {\"amsgrad\": true}}", &o) == -1 && strstr(mx_error(), "amsgrad"));
     CHECK(mx_optimizer_parse("{\"class_name\": \"Adam\", \"config\": {\"betas\": 1}}", &o) == -1 && strstr(mx_error(), "betas"));
+    /* learning-rate schedules, by the Keras formulas */
+    CHECK(mx_optimizer_parse("{\"class_name\": \"Adam\", \"config\": {\"learning_rate\": {\"class_name\": \"CosineDecay\", "
+                             "\"config\": {\"initial_learning_rate\": 0.01, \"decay_steps\": 100, \"alpha\": 0.1}}}}", &o) == 0);
+    CHECK(o.schedule == MX_LR_COSINE_DECAY && o.decay_steps == 100);
+    CHECK_NEAR(mx_learning_rate(&o, 0), 0.01, 1e-8);
+    CHECK_NEAR(mx_learning_rate(&o, 50), 0.01 * (0.9 * 0.5 + 0.1), 1e-8);
+    CHECK_NEAR(mx_learning_rate(&o, 500), 0.001, 1e-8);
+    CHECK(mx_optimizer_parse("{\"class_name\": \"SGD\", \"config\": {\"learning_rate\": {\"class_name\": \"ExponentialDecay\", "
+                             "\"config\": {\"initial_learning_rate\": 0.1, \"decay_steps\": 10, \"decay_rate\": 0.5, \"staircase\": true}}}}", &o) == 0);
+    CHECK_NEAR(mx_learning_rate(&o, 9), 0.1, 1e-8);
+    CHECK_NEAR(mx_learning_rate(&o, 25), 0.025, 1e-8);
+    o.staircase = 0;
+    CHECK_NEAR(mx_learning_rate(&o, 5), 0.1 * pow(0.5, 0.5), 1e-8);
+    CHECK(mx_optimizer_parse("{\"class_name\": \"SGD\", \"config\": {\"learning_rate\": {\"class_name\": \"PolynomialDecay\", "
+                             "\"config\": {\"decay_steps\": 10}}}}", &o) == -1 && strstr(mx_error(), "PolynomialDecay"));
     mx_loss_kind k;
     int logits;
     CHECK(mx_loss_parse("\"binary_crossentropy\"", &k, &logits) == 0 && k == MX_LOSS_BINARY_CE && !logits);

@@ -25,6 +25,42 @@ static int opt_key(json_t *cfg, const char *key, float *out) {
     return 0;
 }
 
+/* Keras LearningRateSchedule configs */
+static int schedule_parse(json_t *j, mx_optimizer_config *o) {
+    const char *cls = json_string_value(json_object_get(j, "class_name"));
+    json_t *cfg = json_object_get(j, "config");
+    if (!cls || !json_is_object(cfg)) return mx_fail("a schedule needs class_name and config");
+    if (!strcmp(cls, "ExponentialDecay"))
+        o->schedule = MX_LR_EXPONENTIAL_DECAY;
+    else if (!strcmp(cls, "CosineDecay"))
+        o->schedule = MX_LR_COSINE_DECAY;
+    else
+        return mx_fail("schedule '%s' is not supported (ExponentialDecay, CosineDecay)", cls);
+    const char *key;
+    json_t *v;
+    json_object_foreach(cfg, key, v) {
+        static const char *const known[] = {"initial_learning_rate", "decay_steps", "decay_rate", "staircase",
+                                            "alpha", "name", "warmup_target", "warmup_steps", NULL};
+        int ok = 0;
+        for (int i = 0; known[i]; i++) ok |= !strcmp(known[i], key);
+        if (!ok) return mx_fail("%s: unknown config key '%s'", cls, key);
+        if ((!strcmp(key, "warmup_target") && !json_is_null(v)) ||
+            (!strcmp(key, "warmup_steps") && json_is_number(v) && json_number_value(v) != 0))
+            return mx_fail("%s: warmup is not supported", cls);
+    }
+    json_t *steps = json_object_get(cfg, "decay_steps");
+    if (!json_is_number(steps) || json_number_value(steps) < 1) return mx_fail("%s: decay_steps must be a positive number", cls);
+    o->decay_steps = (int64_t)json_number_value(steps);
+    o->decay_rate = 1;
+    o->staircase = json_is_true(json_object_get(cfg, "staircase"));
+    if (opt_key(cfg, "initial_learning_rate", &o->learning_rate) || opt_key(cfg, "decay_rate", &o->decay_rate) ||
+        opt_key(cfg, "alpha", &o->alpha))
+        return -1;
+    if (o->schedule == MX_LR_EXPONENTIAL_DECAY && !json_object_get(cfg, "decay_rate"))
+        return mx_fail("ExponentialDecay needs decay_rate");
+    return 0;
+}
+
 int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out) {
     json_t *j = load_any(json_text);
     const char *cls = json_is_string(j) ? json_string_value(j)
@@ -69,7 +105,16 @@ int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out) {
             goto done;
         }
     }
-    if (opt_key(cfg, "lr", &out->learning_rate) || opt_key(cfg, "learning_rate", &out->learning_rate) ||
+    json_t *lr = json_object_get(cfg, "learning_rate");
+    if (json_is_object(lr)) {
+        if (schedule_parse(lr, out)) {
+            mx_fail_context("optimizer %s: learning_rate: ", cls);
+            goto done;
+        }
+    } else if (opt_key(cfg, "learning_rate", &out->learning_rate)) {
+        goto done;
+    }
+    if (opt_key(cfg, "lr", &out->learning_rate) ||
         opt_key(cfg, "beta_1", &out->beta_1) || opt_key(cfg, "beta_2", &out->beta_2) ||
         opt_key(cfg, "epsilon", &out->epsilon) || opt_key(cfg, "momentum", &out->momentum) ||
         opt_key(cfg, "rho", &out->rho) || opt_key(cfg, "clipnorm", &out->clipnorm) ||
@@ -170,7 +215,15 @@ int mx_model_compile(mx_model *m, mx_loss_kind loss, int from_logits, const mx_o
 json_t *mx_training_config_write(const mx_model *m) {
     if (!m->compiled) return NULL;
     const mx_optimizer_config *o = m->opt;
-    json_t *cfg = json_pack("{s:s, s:f}", "name", mx_optimizer_name(o->kind), "learning_rate", (double)o->learning_rate);
+    json_t *lr = json_real(o->learning_rate);
+    if (o->schedule == MX_LR_EXPONENTIAL_DECAY)
+        lr = json_pack("{s:s, s:{s:f, s:I, s:f, s:b}}", "class_name", "ExponentialDecay", "config",
+                       "initial_learning_rate", (double)o->learning_rate, "decay_steps", (json_int_t)o->decay_steps,
+                       "decay_rate", (double)o->decay_rate, "staircase", o->staircase);
+    else if (o->schedule == MX_LR_COSINE_DECAY)
+        lr = json_pack("{s:s, s:{s:f, s:I, s:f}}", "class_name", "CosineDecay", "config", "initial_learning_rate",
+                       (double)o->learning_rate, "decay_steps", (json_int_t)o->decay_steps, "alpha", (double)o->alpha);
+    json_t *cfg = json_pack("{s:s, s:o}", "name", mx_optimizer_name(o->kind), "learning_rate", lr);
     switch (o->kind) {
     case MX_OPT_SGD:
         json_object_set_new(cfg, "momentum", json_real(o->momentum));

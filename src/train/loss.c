@@ -139,21 +139,53 @@ double mx_loss_step(mx_model *m, int batch, int grad, int64_t *correct, int64_t 
     return NAN;
 }
 
-/* ---- regularization: loss += l1 * sum|w| + l2 * sum w^2 ---- */
+/* ---- regularization: loss += l1 * sum|w| + l2 * sum w^2 ----
+ * Fixed chunks summed in order keep the penalty independent of threads. */
+
+#define REG_CHUNK 4096
+
+typedef struct reg_job {
+    mx_param *p;
+    int grad;
+    double *sums; /* per chunk */
+} reg_job;
+
+static void reg_chunks(void *arg, int64_t c0, int64_t c1) {
+    reg_job *j = arg;
+    mx_param *p = j->p;
+    float l1 = p->reg.l1, l2 = p->reg.l2;
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t b = c * REG_CHUNK, e = MX_MIN(b + REG_CHUNK, p->size);
+        float s1 = 0, s2 = 0;
+        for (int64_t k = b; k < e; k++) {
+            float w = p->data[k];
+            s1 += fabsf(w);
+            s2 += w * w;
+        }
+        if (j->grad && p->grad)
+            for (int64_t k = b; k < e; k++) {
+                float w = p->data[k];
+                p->grad[k] += l1 * (float)((w > 0) - (w < 0)) + 2 * l2 * w;
+            }
+        j->sums[c] = l1 * (double)s1 + l2 * (double)s2;
+    }
+}
 
 double mx_regularization(mx_model *m, int grad) {
-    double pen = 0;
+    double pen = 0, sums[256];
     for (int i = 0; i < m->n_params; i++) {
         mx_param *p = m->params[i];
         if (p->reg.l1 == 0 && p->reg.l2 == 0) continue;
-        double s1 = 0, s2 = 0;
-        for (int64_t k = 0; k < p->size; k++) {
-            float w = p->data[k];
-            s1 += fabsf(w);
-            s2 += (double)w * w;
-            if (grad && p->grad) p->grad[k] += p->reg.l1 * (float)((w > 0) - (w < 0)) + 2 * p->reg.l2 * w;
+        for (int64_t c0 = 0; c0 * REG_CHUNK < p->size; c0 += 256) {
+            int64_t nchunks = MX_MIN((int64_t)256, (p->size + REG_CHUNK - 1) / REG_CHUNK - c0);
+            mx_param view = *p; /* chunks c0.. of this tensor */
+            view.data += c0 * REG_CHUNK;
+            if (view.grad) view.grad += c0 * REG_CHUNK;
+            view.size = MX_MIN(p->size - c0 * REG_CHUNK, 256 * REG_CHUNK);
+            reg_job j = {&view, grad, sums};
+            mx_parallel_for(nchunks, 4, reg_chunks, &j);
+            for (int64_t c = 0; c < nchunks; c++) pen += sums[c];
         }
-        pen += p->reg.l1 * s1 + p->reg.l2 * s2;
     }
     return pen;
 }

@@ -31,6 +31,24 @@ mx_optimizer_config mx_optimizer_defaults(mx_opt_kind kind) {
     return o;
 }
 
+float mx_learning_rate(const mx_optimizer_config *o, int64_t t) {
+    double lr = o->learning_rate, steps = (double)MX_MAX(o->decay_steps, 1);
+    switch (o->schedule) {
+    case MX_LR_CONSTANT: break;
+    case MX_LR_EXPONENTIAL_DECAY: {
+        double p = (double)t / steps;
+        lr *= pow(o->decay_rate, o->staircase ? floor(p) : p);
+        break;
+    }
+    case MX_LR_COSINE_DECAY: {
+        double p = fmin((double)t, steps) / steps;
+        lr *= (1 - o->alpha) * 0.5 * (1 + cos(3.14159265358979323846 * p)) + o->alpha;
+        break;
+    }
+    }
+    return (float)lr;
+}
+
 const char *mx_optimizer_name(mx_opt_kind k) {
     return k == MX_OPT_SGD ? "SGD" : k == MX_OPT_ADAM ? "Adam" : "RMSprop";
 }
@@ -99,6 +117,7 @@ static double sq_norm(const float *g, int64_t n) {
 
 void mx_opt_step(mx_model *m) {
     const mx_optimizer_config *o = m->opt;
+    float lr = mx_learning_rate(o, m->iterations);
     m->iterations++;
     double t = (double)m->iterations;
     float global_scale = 1.0f;
@@ -111,7 +130,7 @@ void mx_opt_step(mx_model *m) {
     }
     float alpha = 0;
     if (o->kind == MX_OPT_ADAM)
-        alpha = (float)(o->learning_rate * sqrt(1 - pow(o->beta_2, t)) / (1 - pow(o->beta_1, t)));
+        alpha = (float)(lr * sqrt(1 - pow(o->beta_2, t)) / (1 - pow(o->beta_1, t)));
     for (int i = 0; i < m->n_params; i++) {
         mx_param *p = m->params[i];
         if (!p->grad) continue;
@@ -121,7 +140,7 @@ void mx_opt_step(mx_model *m) {
             if (norm > o->clipnorm) scale *= (float)(o->clipnorm / norm);
         }
         upd_job j = {o, p->data, p->grad, p->opt_state, p->opt_state ? p->opt_state + p->size : NULL,
-                     o->learning_rate, scale, alpha};
+                     lr, scale, alpha};
         mx_parallel_for(p->size, 1 << 14, update_range, &j);
     }
 }
