@@ -4,7 +4,9 @@
 
 BUILD ?= release
 CC ?= cc
-OUT := build/$(BUILD)
+# builds by another compiler get their own folder: build/release-clang
+CCNAME := $(notdir $(firstword $(CC)))
+OUT := build/$(BUILD)$(if $(filter cc gcc,$(CCNAME)),,-$(CCNAME))
 
 CSTD := -std=c11 -D_DEFAULT_SOURCE
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -38,28 +40,35 @@ CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(OUT)/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(OUT)/bench/%)
 
+# quiet unless V=1
+Q := $(if $(V),,@)
+
 .PHONY: all test check bench demo clean setup
 all: $(OUT)/mlexp $(OUT)/mx_tests
 
 $(OUT)/libmx.a: $(ENGINE_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(OUT)/mlexp: $(CLI_OBJ) $(OUT)/libmx.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
 
 $(OUT)/mx_tests: $(TEST_OBJ) $(OUT)/libmx.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJ) $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJ) $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
 
 $(OUT)/bench/%: bench/%.c $(OUT)/libmx.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
 
 bench-bin: $(BENCH_BIN)
 
 $(OUT)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
 -include $(ENGINE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 

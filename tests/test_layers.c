@@ -377,6 +377,7 @@ MX_TEST(layer_batchnorm_training_statistics) {
         }
         for (int i = ch; i < n; i += 2) yv += y[i] * y[i];
         CHECK_NEAR(ym / (n / 2), 0, 1e-5);
+        CHECK_NEAR(yv / (n / 2), var / (var + 1e-3), 1e-4); /* unit variance, up to epsilon */
         /* moving statistics: momentum 0.99, unbiased variance */
         CHECK_NEAR(tu_param(m, "batch_normalization/moving_mean")->data[ch], 0.01 * mean, 1e-6);
         CHECK_NEAR(tu_param(m, "batch_normalization/moving_variance")->data[ch], 0.99 + 0.01 * var * (n / 2) / (n / 2 - 1), 1e-6);

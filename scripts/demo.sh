@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# demo.sh: the main job until the web demo exists: train the digits CNN on
+# the 4,000 OpenCV training digits, evaluate it on the 1,000 test digits, and
+# say where the model and its report are.
+set -eu
+cd "$(dirname "$0")/.."
+out=runs/digits_cnn
+build/release/mlexp train digits_cnn --out "$out"
+echo
+build/release/mlexp eval "$out"
+echo
+echo "report: file://$PWD/$out/report.html"

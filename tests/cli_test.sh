@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# cli_test.sh BUILD_DIR: the mlexp command end to end on small subsets
+# (train, info, eval, predict, resume, Ctrl-C) and its answers to bad input.
+# Prints "ok NAME" / "FAIL NAME" per test and ends with "N passed, N failed".
+set -u
+BIN=$(cd "$1" && pwd)/mlexp
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+T=$(mktemp -d /tmp/mlexp_cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export MLEXP_DATA=$ROOT/data
+PY=/usr/bin/python3
+pass=0 fail=0
+
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+# run NAME EXPECTED_RC CMD...: output in $T/out
+run() {
+  local name=$1 want=$2; shift 2
+  "$@" >"$T/out" 2>&1
+  local rc=$?
+  if [ "$want" = nonzero ]; then
+    [ $rc -ne 0 ] && return 0
+  elif [ $rc -eq "$want" ]; then
+    return 0
+  fi
+  bad "$name" "exit $rc (want $want): $(tail -n 3 "$T/out" | tr '\n' ' ')"
+  return 1
+}
+
+# expect NAME PATTERN: the last output matches
+expect() {
+  if grep -qE -- "$2" "$T/out"; then ok "$1"; else bad "$1" "output lacks /$2/: $(tail -n 3 "$T/out" | tr '\n' ' ')"; fi
+}
+
+# ---- help and usage ----
+run help 0 "$BIN" --help && expect help "train EXPERIMENT"
+run train_help 0 "$BIN" train --help && expect train_help "digits_cnn"
+run unknown_command 2 "$BIN" frobnicate && expect unknown_command "unknown command"
+run unknown_option 2 "$BIN" train digits_cnn --epoch 3 && expect unknown_option "unknown option --epoch"
+run bad_number 2 "$BIN" train digits_cnn --epochs zero && expect bad_number "--epochs must be an integer"
+run unknown_experiment 1 "$BIN" train nosuch && expect unknown_experiment "no experiment 'nosuch'"
+
+# ---- train, info, eval, predict on a subset ----
+if run train_subset 0 "$BIN" train digits_cnn --limit 400 --epochs 2 --threads 2 --out "$T/dc"; then
+  expect train_subset "test accuracy: 0\.[0-9]+"
+  missing=""
+  for f in model.json group1-shard1of1.bin metadata.json history.json report.html checkpoint/model.json \
+           checkpoint/optimizer.bin checkpoint/state.json; do
+    [ -s "$T/dc/$f" ] || missing="$missing $f"
+  done
+  [ -z "$missing" ] && ok train_outputs || bad train_outputs "missing:$missing"
+  grep -q '"layers-model"' "$T/dc/model.json" && grep -q '"epochs"' "$T/dc/history.json" &&
+    grep -q '<svg' "$T/dc/report.html" && ok train_formats || bad train_formats "model.json/history.json/report.html content"
+fi
+run info 0 "$BIN" info "$T/dc" && expect info "Total params: 37,610"
+run eval 0 "$BIN" eval "$T/dc" && expect eval "confusion matrix"
+if [ -x $PY ] && $PY -c 'import numpy' 2>/dev/null; then
+  $PY -c "import numpy as np; np.save('$T/x.npy', np.random.RandomState(0).rand(5, 28, 28, 1).astype(np.float32))"
+  if run predict 0 "$BIN" predict "$T/dc" --input "$T/x.npy" --output "$T/y.npy"; then
+    $PY -c "
+import numpy as np, sys
+y = np.load('$T/y.npy')
+sys.exit(0 if y.shape == (5, 10) and y.dtype == np.float32 and np.allclose(y.sum(1), 1, atol=1e-5) else 1)" &&
+      ok predict_output || bad predict_output "Y.npy is not 5 probability rows of 10"
+  fi
+  $PY -c "import numpy as np; np.save('$T/wrong.npy', np.zeros((5, 28, 28), np.float32))"
+  run predict_wrong_shape 1 "$BIN" predict "$T/dc" --input "$T/wrong.npy" --output "$T/y2.npy" &&
+    expect predict_wrong_shape "\(5, 28, 28\).*\(N, 28, 28, 1\)"
+  $PY -c "import numpy as np; np.save('$T/cplx.npy', np.zeros((5, 28, 28, 1), np.complex64))"
+  run predict_wrong_dtype 1 "$BIN" predict "$T/dc" --input "$T/cplx.npy" --output "$T/y3.npy" && expect predict_wrong_dtype "dtype"
+  [ ! -e "$T/y2.npy" ] && [ ! -e "$T/y3.npy" ] && ok predict_no_output_on_error || bad predict_no_output_on_error "wrote output"
+else
+  bad predict "/usr/bin/python3 with numpy is needed (scripts/setup.sh --test)"
+fi
+
+# ---- resume: 1 epoch + resume to 2 equals 2 epochs, bit for bit ----
+run resume_a 0 "$BIN" train digits_mlp --limit 300 --epochs 2 --out "$T/ra" &&
+  run resume_b1 0 "$BIN" train digits_mlp --limit 300 --epochs 1 --out "$T/rb" &&
+  run resume_b2 0 "$BIN" train digits_mlp --limit 300 --epochs 2 --out "$T/rb" --resume && {
+    expect resume_b2 "resuming digits_mlp after epoch 1"
+    cmp -s "$T/ra/group1-shard1of1.bin" "$T/rb/group1-shard1of1.bin" && ok resume_bit_identical ||
+      bad resume_bit_identical "weights differ from an uninterrupted run"
+  }
+run resume_wrong_seed 1 "$BIN" train digits_mlp --limit 300 --epochs 3 --out "$T/rb" --resume --seed 7 &&
+  expect resume_wrong_seed "seed"
+run resume_missing 1 "$BIN" train digits_mlp --epochs 3 --out "$T/none" --resume && expect resume_missing "no checkpoint"
+
+# ---- Ctrl-C keeps the last checkpoint and resume goes on from it ----
+"$BIN" train digits_cnn --limit 1000 --epochs 400 --out "$T/int" >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$T/int/checkpoint/state.json" ] && break; sleep 0.1; done
+sleep 0.3
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 130 ] && grep -q "interrupted" "$T/out"; then
+  run resume_after_interrupt 0 "$BIN" train digits_cnn --limit 1000 --epochs 3 --out "$T/int" --resume &&
+    expect resume_after_interrupt "test accuracy"
+else
+  bad interrupt "exit $rc: $(tail -n 2 "$T/out" | tr '\n' ' ')"
+fi
+
+# ---- bad input: clear errors, non-zero exits, no crash ----
+run missing_dataset 1 "$BIN" train fashion_cnn --data "$T/nothing" --epochs 1 && expect missing_dataset "fashion_mnist"
+mkdir -p "$T/trunc"
+head -c 5000 /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz >"$T/trunc/train-images-idx3-ubyte.gz"
+cp /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz "$T/trunc/"
+run truncated_idx 1 "$BIN" train fashion_cnn --data "$T/trunc" --epochs 1 && expect truncated_idx "train-images-idx3-ubyte"
+cp -r "$T/dc" "$T/broken"
+head -c 300 "$T/dc/model.json" >"$T/broken/model.json"
+run corrupt_model_json 1 "$BIN" info "$T/broken" && expect corrupt_model_json "model.json"
+cp "$T/dc/model.json" "$T/broken/model.json"
+head -c 1000 "$T/dc/group1-shard1of1.bin" >"$T/broken/group1-shard1of1.bin"
+run short_shard 1 "$BIN" eval "$T/broken" && expect short_shard "shard"
+sed 's/"Flatten"/"Flattener"/' "$T/dc/model.json" >"$T/broken/model.json"
+run unknown_layer 1 "$BIN" info "$T/broken" && expect unknown_layer "Flattener"
+sed 's/"batch_size": 32/"batch_size": 32, "batchsize": 8/' "$ROOT/experiments/digits_cnn.json" >"$T/typo.json"
+run experiment_typo 1 "$BIN" train "$T/typo.json" && expect experiment_typo "unknown key 'batchsize'"
+sed 's/"units": 128/"units": 128, "kernel_constraint": {"class_name": "MaxNorm"}/' "$ROOT/experiments/digits_mlp.json" >"$T/opt.json"
+run unsupported_option 1 "$BIN" train "$T/opt.json" && expect unsupported_option "kernel_constraint"
+run info_missing 1 "$BIN" info "$T/nowhere" && expect info_missing "nowhere"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
