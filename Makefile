@@ -43,7 +43,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(OUT)/bench/%)
 # quiet unless V=1
 Q := $(if $(V),,@)
 
-.PHONY: all test check bench demo clean setup
+.PHONY: all test check bench bench-bin demo clean setup
 all: $(OUT)/mlexp $(OUT)/mx_tests
 
 $(OUT)/libmx.a: $(ENGINE_OBJ)

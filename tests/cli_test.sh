@@ -74,6 +74,28 @@ else
   bad predict "/usr/bin/python3 with numpy is needed (scripts/setup.sh --test)"
 fi
 
+# ---- standard MNIST IDX files from --data DIR (here: 300 generated digits in that format) ----
+if [ -x $PY ] && $PY -c 'import numpy' 2>/dev/null; then
+  mkdir -p "$T/mnist"
+  $PY - "$T/mnist" <<'EOF'
+import gzip, sys, numpy as np
+d = sys.argv[1]
+r = np.random.RandomState(0)
+for split, n in (("train", 300), ("t10k", 100)):
+    y = r.randint(0, 10, n).astype(np.uint8)
+    x = np.zeros((n, 28, 28), np.uint8)
+    for i, c in enumerate(y):  # a bright column whose position is the class
+        x[i, 4:24, 4 + 2 * c:6 + 2 * c] = 200 + r.randint(0, 55)
+    with gzip.open(f"{d}/{split}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(np.array([0x803, n, 28, 28], ">u4").tobytes() + x.tobytes())
+    with open(f"{d}/{split}-labels-idx1-ubyte", "wb") as f:  # plain, not gzipped
+        f.write(np.array([0x801, n], ">u4").tobytes() + y.tobytes())
+EOF
+  run mnist_idx 0 "$BIN" train digits_mlp --dataset mnist --data "$T/mnist" --epochs 3 --out "$T/mn" &&
+    expect mnist_idx "on 300 samples \\(mnist\\)"
+  grep -q '"dataset": "mnist"' "$T/mn/metadata.json" && ok mnist_metadata || bad mnist_metadata "metadata.json does not name mnist"
+fi
+
 # ---- resume: 1 epoch + resume to 2 equals 2 epochs, bit for bit ----
 run resume_a 0 "$BIN" train digits_mlp --limit 300 --epochs 2 --out "$T/ra" &&
   run resume_b1 0 "$BIN" train digits_mlp --limit 300 --epochs 1 --out "$T/rb" &&

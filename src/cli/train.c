@@ -205,7 +205,7 @@ static void list_experiments(void) {
 
 int cmd_train(int argc, char **argv) {
     const char *epochs_s = NULL, *bs_s = NULL, *seed_s = NULL, *threads_s = NULL, *data = NULL, *out = NULL,
-               *limit_s = NULL;
+               *limit_s = NULL, *dataset = NULL;
     int resume = 0;
     const cli_opt opts[] = {
         {"--epochs", "N", "epochs to train (default: the experiment's)", &epochs_s, NULL},
@@ -213,6 +213,7 @@ int cmd_train(int argc, char **argv) {
         {"--seed", "N", "seed of initialisation, shuffling, dropout, augmentation", &seed_s, NULL},
         {"--threads", "N", "worker threads (default: all cores)", &threads_s, NULL},
         {"--data", "DIR", "dataset directory (default: installed datasets)", &data, NULL},
+        {"--dataset", "NAME", "train on another dataset of the same shape (e.g. mnist with --data DIR)", &dataset, NULL},
         {"--out", "DIR", "model directory (default: runs/EXPERIMENT)", &out, NULL},
         {"--limit", "N", "use only the first N training and test samples", &limit_s, NULL},
         {"--resume", NULL, "continue from DIR/checkpoint", NULL, &resume},
@@ -249,6 +250,7 @@ int cmd_train(int argc, char **argv) {
         cli_experiment_free(&e);
         return 2;
     }
+    if (dataset) e.dataset = dataset;
     char outbuf[4096];
     snprintf(outbuf, sizeof outbuf, "%s", out ? out : "runs/");
     if (!out) snprintf(outbuf, sizeof outbuf, "runs/%s", e.name);

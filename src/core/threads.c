@@ -44,6 +44,18 @@ void mx_parallel_for(int64_t n, int64_t grain, mx_range_fn fn, void *ctx) {
     mx_parallel(range_run, &t);
 }
 
+/* Denormal floats cost ~100 cycles per operation on x86. Adam's moments of
+ * weights whose gradient stays zero (dead ReLU units) decay geometrically
+ * and reach them after ~800 steps, which made the update 6x slower and a
+ * Fashion CNN epoch 1.5x slower. Flush them to zero on every thread that
+ * runs kernels, as TensorFlow does. */
+#if defined(__SSE__)
+#include <xmmintrin.h>
+static void flush_denormals(void) { _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ | DAZ */ }
+#else
+static void flush_denormals(void) {}
+#endif
+
 static _Thread_local float *tl_scratch;
 static _Thread_local int tl_in_region;
 static float *g_main_scratch;
@@ -61,10 +73,14 @@ float *mx_scratch(void) {
 
 int mx_set_threads(int n) {
     MX_UNUSED(n);
+    flush_denormals();
     return 0;
 }
 int mx_threads(void) { return 1; }
-void mx_parallel(mx_task_fn fn, void *ctx) { fn(ctx, 0, 1); }
+void mx_parallel(mx_task_fn fn, void *ctx) {
+    flush_denormals();
+    fn(ctx, 0, 1);
+}
 void mx_threads_shutdown(void) {}
 
 #else
@@ -106,6 +122,7 @@ static inline void cpu_relax(void) {
 static void *worker(void *p) {
     int ith = ((worker_arg *)p)->ith;
     tl_scratch = g_pool.scratch[ith];
+    flush_denormals();
     uint64_t seen = 0;
     for (;;) {
         uint64_t gen;
@@ -165,6 +182,7 @@ int mx_set_threads(int n) {
     pthread_mutex_init(&g_pool.mu, NULL);
     pthread_cond_init(&g_pool.wake, NULL);
     tl_scratch = g_pool.scratch[0];
+    flush_denormals();
     for (int i = 1; i < n; i++) {
         g_args[i].ith = i;
         if (pthread_create(&g_pool.tid[i], NULL, worker, &g_args[i]) != 0) {
@@ -181,6 +199,7 @@ int mx_set_threads(int n) {
 int mx_threads(void) { return g_started ? g_pool.n : 1; }
 
 void mx_parallel(mx_task_fn fn, void *ctx) {
+    flush_denormals(); /* whichever thread calls the kernels */
     if (!g_started || g_pool.n == 1 || tl_in_region) {
         fn(ctx, 0, 1);
         return;

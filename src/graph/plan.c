@@ -66,8 +66,9 @@ static int plan_grad_flags(mx_model *m, int training) {
 int mx_graph_plan(mx_model *m, int batch, int training) {
     if (batch <= 0) return mx_fail("batch size must be positive, got %d", batch);
     if (m->plan_mem && m->plan_batch >= batch && m->plan_training >= training) return 0;
-    if (m->plan_mem && m->plan_batch > batch) batch = m->plan_batch;
-    training = training || (m->plan_mem && m->plan_training);
+    /* new flags invalidate the old plan whatever happens next */
+    mx_free(m->plan_mem);
+    m->plan_mem = NULL;
     if (plan_grad_flags(m, training)) return -1;
 
     /* sizes first, then one allocation */
@@ -90,7 +91,6 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
 
     float *mem = mx_alloc_array((size_t)total, sizeof(float));
     if (!mem) return mx_fail_context("planning batch %d: ", batch);
-    mx_free(m->plan_mem);
     m->plan_mem = mem;
     m->plan_floats = (size_t)total;
     m->plan_batch = batch;
