@@ -10,8 +10,9 @@ OUT := build/$(BUILD)$(if $(filter cc gcc,$(CCNAME)),,-$(CCNAME))
 
 CSTD := -std=c11 -D_DEFAULT_SOURCE
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-# vector kernels rely on fused multiply-add contraction; -std=c11 turns it off by default
-FP := -ffp-contract=fast
+# vector kernels rely on fused multiply-add contraction (-std=c11 turns it off by
+# default); nothing reads errno after maths, and without it sqrtf cannot vectorise
+FP := -ffp-contract=fast -fno-math-errno
 ARCH ?= -march=native
 
 ifeq ($(BUILD),release)

@@ -31,11 +31,12 @@ static int fail(const char *what) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2;
+    int threads = 2, infer_batch = 256;
     int64_t limit = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--limit")) limit = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--infer-batch")) infer_batch = atoi(argv[i + 1]);
     }
     const char *root = getenv("MX_ROOT") ? getenv("MX_ROOT") : ".";
     char path[4096];
@@ -62,9 +63,12 @@ int main(int argc, char **argv) {
     o.batch_size = 32;
     o.scale = 1 / 255.0f;
     mx_history h = {0};
+    int profile = getenv("MX_PROFILE") != NULL;
+    if (profile) mx_model_profile(m, 1);
     double t0 = now();
     if (mx_fit(m, train, &o, &h)) return fail("fit");
     double train_s = now() - t0, train_rss = peak_rss_mib();
+    if (profile) mx_model_profile_report(m, stderr);
 
     /* inference: the test images, scaled, in batches of 256 */
     int64_t ss = mx_dataset_sample_size(test);
@@ -77,9 +81,11 @@ int main(int argc, char **argv) {
     mx_tensor wy = *y;
     wy.shape[0] = 256;
     if (mx_predict(m, &warm, &wy, 256)) return fail("predict");
+    if (profile) mx_model_profile(m, 1);
     t0 = now();
-    if (mx_predict(m, x, y, 256)) return fail("predict");
+    if (mx_predict(m, x, y, infer_batch)) return fail("predict");
     double infer_s = now() - t0;
+    if (profile) mx_model_profile_report(m, stderr);
 
     printf("{\"engine\": \"mlexp %s\", \"threads\": %d, \"train_seconds\": %.3f, \"train_images_per_s\": %.1f, "
            "\"infer_seconds\": %.3f, \"infer_images_per_s\": %.1f, \"peak_rss_mib\": %.1f, \"final_loss\": %.4f}\n",

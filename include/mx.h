@@ -253,6 +253,11 @@ void mx_eval_result_free(mx_eval_result *r);
  * (N, output shape...) and must be allocated by the caller. */
 int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size);
 
+/* Time every layer's forward and backward pass (on: 1 resets the counters)
+ * and print the table: where a step spends its time. */
+void mx_model_profile(mx_model *m, int on);
+void mx_model_profile_report(const mx_model *m, FILE *out);
+
 /* ---- checkpoints --------------------------------------------------------- */
 
 /* Training state beyond the weights: optimizer moments and step count. */

@@ -142,6 +142,9 @@ MX_TEST(layer_conv2d_reference) {
         {7, 6, 3, 4, 3, 3, 1, 1, 0, 1}, {7, 6, 3, 4, 3, 3, 1, 1, 1, 1}, {8, 9, 2, 5, 3, 2, 2, 1, 1, 0},
         {9, 9, 3, 2, 5, 5, 2, 1, 0, 1}, {6, 6, 4, 3, 1, 1, 1, 1, 0, 1}, {10, 8, 2, 3, 3, 3, 1, 2, 1, 1},
         {5, 5, 1, 8, 5, 5, 1, 1, 1, 1}, {12, 12, 16, 24, 3, 3, 2, 1, 1, 1},
+        /* 3x3 stride 1 with 4+ channels: Winograd, odd sizes, vector tails */
+        {9, 7, 8, 6, 3, 3, 1, 1, 1, 1}, {8, 8, 5, 7, 3, 3, 1, 1, 0, 1}, {13, 11, 20, 33, 3, 3, 1, 1, 1, 0},
+        {3, 3, 4, 2, 3, 3, 1, 1, 0, 1},
     };
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         char in[64], cfg[512];
@@ -171,7 +174,7 @@ MX_TEST(layer_conv2d_reference) {
                   (long long)m->outputs[0]->dims[0], (long long)m->outputs[0]->dims[1], oh, ow);
         CHECK_MSG(tu_maxdiff(y, ref, b * m->outputs[0]->size) < 1e-4, "case %zu differs from the reference by %g", t,
                   tu_maxdiff(y, ref, b * m->outputs[0]->size));
-        if (t < 7) tu_gradcheck(m, 2, 20 + t, 1e-2, cfg);
+        if (t != 7) tu_gradcheck(m, 2, 20 + t, 1e-2, cfg);
         free(x);
         free(ref);
         mx_model_free(m);
@@ -183,10 +186,29 @@ MX_TEST(layer_conv2d_fused_activation) {
                                            "\"activation\": \"relu\", \"padding\": \"same\"}}", 7);
     if (!m) return;
     tu_gradcheck(m, 2, 3, 1e-2, "conv relu");
-    /* the pre-activation is a value of its own, observable after a step */
+    /* ReLU runs in place by default; keep_preactivations keeps z observable */
     mx_node *n = m->nodes[1];
     CHECK(n->z != n->out[0]);
     CHECK(strcmp(n->z->name, "conv2d/z") == 0);
+    float x[72];
+    tu_fill(x, 72, 3, -1, 1);
+    const float *y = tu_forward(m, x, 1, 1);
+    CHECK(n->z->data == n->out[0]->data);
+    float in_place[108];
+    memcpy(in_place, y, sizeof in_place);
+    m->keep_preactivations = 1;
+    mx_free(m->plan_mem);
+    m->plan_mem = NULL;
+    y = tu_forward(m, x, 1, 1);
+    CHECK(n->z->data != n->out[0]->data);
+    CHECK(tu_maxdiff(y, in_place, 108) == 0);
+    int negative = 0;
+    for (int i = 0; i < 108; i++) {
+        negative += n->z->data[i] < 0;
+        CHECK(y[i] == (n->z->data[i] > 0 ? n->z->data[i] : 0));
+    }
+    CHECK(negative > 0);
+    tu_gradcheck(m, 2, 4, 1e-2, "conv relu, pre-activations kept");
     mx_model_free(m);
 }
 
@@ -194,25 +216,29 @@ MX_TEST(layer_conv2d_fused_activation) {
 
 MX_TEST(layer_pooling_reference) {
     struct {
-        int h, w, p, s, same;
-    } cases[] = {{4, 4, 2, 2, 0}, {5, 5, 2, 2, 0}, {5, 5, 2, 2, 1}, {7, 6, 3, 2, 1}, {6, 6, 3, 1, 0}};
+        int h, w, c, p, s, same;
+    } cases[] = {{4, 4, 3, 2, 2, 0}, {5, 5, 3, 2, 2, 0}, {5, 5, 35, 2, 2, 1}, {7, 6, 3, 3, 2, 1},
+                 {6, 6, 20, 3, 1, 0}, {8, 8, 32, 2, 2, 0}};
     for (int max = 0; max < 2; max++)
         for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
             char in[64], cfg[256];
-            snprintf(in, sizeof in, "%d, %d, 3", cases[t].h, cases[t].w);
+            int c = cases[t].c;
+            snprintf(in, sizeof in, "%d, %d, %d", cases[t].h, cases[t].w, c);
             snprintf(cfg, sizeof cfg, "{\"class_name\": \"%s\", \"config\": {\"pool_size\": %d, \"strides\": %d, \"padding\": \"%s\"}}",
                      max ? "MaxPooling2D" : "AveragePooling2D", cases[t].p, cases[t].s, cases[t].same ? "same" : "valid");
             mx_model *m = tu_sequential(in, cfg, 1);
             if (!m) return;
-            int b = 2, n = b * cases[t].h * cases[t].w * 3;
+            int b = 2, n = b * cases[t].h * cases[t].w * c;
             float *x = malloc(sizeof(float) * (size_t)n), *ref = malloc(sizeof(float) * (size_t)n);
             tu_fill(x, n, t, -1, 1);
-            const float *y = tu_forward(m, x, b, 0);
             int oh, ow;
-            ref_pool(x, b, cases[t].h, cases[t].w, 3, cases[t].p, cases[t].p, cases[t].s, cases[t].s, cases[t].same, max,
+            ref_pool(x, b, cases[t].h, cases[t].w, c, cases[t].p, cases[t].p, cases[t].s, cases[t].s, cases[t].same, max,
                      ref, &oh, &ow);
-            CHECK_MSG(m->outputs[0]->dims[0] == oh && m->outputs[0]->dims[1] == ow, "%s: shape", cfg);
-            CHECK_MSG(tu_maxdiff(y, ref, b * oh * ow * 3) < 1e-6, "%s differs from the reference", cfg);
+            for (int training = 0; training < 2; training++) {
+                const float *y = tu_forward(m, x, b, training);
+                CHECK_MSG(m->outputs[0]->dims[0] == oh && m->outputs[0]->dims[1] == ow, "%s: shape", cfg);
+                CHECK_MSG(tu_maxdiff(y, ref, b * oh * ow * c) < 1e-6, "%s (%d channels) differs from the reference", cfg, c);
+            }
             tu_gradcheck(m, 2, 40 + t, 1e-2, cfg);
             free(x);
             free(ref);

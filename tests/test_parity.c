@@ -1,5 +1,5 @@
-/* test_parity.c: the same small CNN (conv, batchnorm, pool, strided 'same'
- * conv, dense, dropout off) with the same weights and inputs in mlexp and
+/* test_parity.c: the same small CNN (conv, batchnorm, pool, a Winograd
+ * conv, a strided 'same' conv, dense, dropout off) with the same weights and inputs in mlexp and
  * in PyTorch (tests/parity/torch_reference.py): logits, loss, every
  * gradient, the moving statistics, and the losses of ten Adam steps. */
 #include "util.h"
@@ -13,6 +13,7 @@ static const char *parity_cnn =
     "{\"class_name\": \"Conv2D\", \"config\": {\"filters\": 4, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}},"
     "{\"class_name\": \"BatchNormalization\", \"config\": {}},"
     "{\"class_name\": \"MaxPooling2D\", \"config\": {\"pool_size\": 2}},"
+    "{\"class_name\": \"Conv2D\", \"config\": {\"filters\": 5, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}},"
     "{\"class_name\": \"Conv2D\", \"config\": {\"filters\": 6, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", \"activation\": \"tanh\"}},"
     "{\"class_name\": \"Flatten\", \"config\": {}},"
     "{\"class_name\": \"Dropout\", \"config\": {\"rate\": 0.0}},"

@@ -1,6 +1,7 @@
 /* exec.c: running the planned graph forward and backward. */
 #include "graph/graph.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* rows x cols view of a value for activations: softmax runs over the last axis */
@@ -9,15 +10,22 @@ static void act_shape(const mx_value *v, int batch, int64_t *rows, int64_t *cols
     *rows = (int64_t)batch * v->size / *cols;
 }
 
+/* Whether the layer's forward already applied its activation. */
+int mx_act_fused(const mx_node *n) {
+    return n->layer->type->fuses_activation && n->layer->act.kind != MX_ACT_SOFTMAX;
+}
+
 void mx_graph_forward(mx_model *m, const mx_exec *ex) {
     for (int i = 0; i < m->n_nodes; i++) {
         mx_node *n = m->nodes[i];
+        double t0 = m->profile ? mx_now() : 0;
         n->layer->type->forward(n, ex);
-        if (n->z != n->out[0]) {
+        if (n->z != n->out[0] && !mx_act_fused(n)) {
             int64_t rows, cols;
             act_shape(n->z, ex->batch, &rows, &cols);
             mx_act_forward(n->layer->act, n->z->data, n->out[0]->data, rows, cols);
         }
+        if (m->profile) n->seconds[0] += mx_now() - t0;
     }
 }
 
@@ -29,6 +37,7 @@ void mx_graph_backward(mx_model *m, const mx_exec *ex) {
     for (int i = m->n_nodes - 1; i >= 0; i--) {
         mx_node *n = m->nodes[i];
         if (!n->z->needs_grad) continue;
+        double t0 = m->profile ? mx_now() : 0;
         if (n->z != n->out[0] && !n->act_by_loss) {
             int64_t rows, cols;
             act_shape(n->z, ex->batch, &rows, &cols);
@@ -36,5 +45,23 @@ void mx_graph_backward(mx_model *m, const mx_exec *ex) {
                             rows, cols, 0);
         }
         n->layer->type->backward(n, ex);
+        if (m->profile) n->seconds[1] += mx_now() - t0;
     }
+}
+
+void mx_model_profile(mx_model *m, int on) {
+    m->profile = on;
+    for (int i = 0; i < m->n_nodes; i++) m->nodes[i]->seconds[0] = m->nodes[i]->seconds[1] = 0;
+}
+
+void mx_model_profile_report(const mx_model *m, FILE *f) {
+    double fw = 0, bw = 0;
+    for (int i = 0; i < m->n_nodes; i++) fw += m->nodes[i]->seconds[0], bw += m->nodes[i]->seconds[1];
+    fprintf(f, "%-28s %10s %10s %7s\n", "layer", "forward s", "backward s", "share");
+    for (int i = 0; i < m->n_nodes; i++) {
+        const mx_node *n = m->nodes[i];
+        fprintf(f, "%-28s %10.3f %10.3f %6.1f%%\n", n->out[0]->name, n->seconds[0], n->seconds[1],
+                100 * (n->seconds[0] + n->seconds[1]) / (fw + bw > 0 ? fw + bw : 1));
+    }
+    fprintf(f, "%-28s %10.3f %10.3f\n", "total", fw, bw);
 }

@@ -14,7 +14,7 @@
 #define MX_GRAPH_H
 
 #include "core/core.h"
-#include "layers/activation.h"
+#include "kernels/activation.h"
 
 #define MX_MAX_INPUTS 16
 #define MX_MAX_OUTPUTS 4
@@ -105,6 +105,7 @@ typedef struct mx_layer_type {
     size_t cfg_size;
     int min_inputs, max_inputs;
     int has_activation;                /* accepts the `activation` argument */
+    int fuses_activation;              /* forward writes out[0] itself for elementwise activations */
     /* Check input shapes, set output shapes, declare parameters (first call
      * for a layer) and workspace. Errors are reported without the layer name
      * (the caller adds it). */
@@ -141,9 +142,11 @@ struct mx_node {
     mx_value *z;                       /* core output (== out[0] when linear) */
     int param_acc;                     /* planned: add into param grads */
     int act_by_loss;                   /* the loss writes z->grad directly */
+    int z_in_place;                    /* planned: z shares out[0]'s buffers (activation in place) */
     int64_t ws_per_sample, ws_fixed;   /* workspace floats, declared by build */
     float *ws;                         /* planned workspace, kept from forward to backward */
     void *state;                       /* per-node derived sizes (e.g. conv geometry), set by build */
+    double seconds[2];                 /* time in forward and backward, when profiling */
 };
 
 /* ---- the model ---- */
@@ -168,6 +171,7 @@ struct mx_model {
     float *grad_mem;                   /* all trainable parameter gradients */
     /* plan */
     int grad_inputs;                   /* also compute gradients of the inputs (checks, traces) */
+    int keep_preactivations;           /* store z apart even where the activation could run in place */
     int plan_batch, plan_training;
     float *plan_mem;
     size_t plan_floats;
@@ -178,6 +182,7 @@ struct mx_model {
     struct mx_optimizer_config *opt;
     float *opt_mem;
     int64_t iterations;                /* optimizer steps taken */
+    int profile;                       /* time every node (mx_model_profile) */
     int naming_counter_cap;
     char (*used_names)[MX_NAME_MAX];
     int n_used_names;
@@ -215,6 +220,8 @@ mx_init mx_init_variance_scaling(const char *class_name, float scale, mx_fan_mod
  * current plan when it already fits. */
 int mx_graph_plan(mx_model *m, int batch, int training);
 void mx_graph_forward(mx_model *m, const mx_exec *ex);
+/* The node's forward applies its (elementwise) activation in its epilogue. */
+int mx_act_fused(const mx_node *n);
 void mx_graph_backward(mx_model *m, const mx_exec *ex);
 
 #endif

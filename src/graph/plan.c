@@ -71,10 +71,20 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
     m->plan_mem = NULL;
     if (plan_grad_flags(m, training)) return -1;
 
+    /* An activation whose derivative follows from its output runs in place:
+     * one buffer less to write and read. Not when the loss reads the logits,
+     * or when pre-activations must stay observable. */
+    for (int i = 0; i < m->n_nodes; i++) {
+        mx_node *n = m->nodes[i];
+        n->z_in_place = n->z != n->out[0] && !m->keep_preactivations && !n->act_by_loss &&
+                        mx_act_output_grad(n->layer->act);
+    }
+
     /* sizes first, then one allocation */
     int64_t total = 0, b = batch, sz;
     for (int i = 0; i < m->n_values; i++) {
         mx_value *v = m->values[i];
+        if (v->producer->z_in_place && v == v->producer->z) continue;
         if (!mx_mul_ok(b, v->size, &sz)) return mx_fail("batch %d is too large for this model", batch);
         total += round16(sz) * (v->needs_grad ? 2 : 1);
     }
@@ -99,6 +109,11 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
     float *p = mem;
     for (int i = 0; i < m->n_values; i++) {
         mx_value *v = m->values[i];
+        if (v->producer->z_in_place && v == v->producer->z) {
+            v->data = v->producer->out[0]->data;
+            v->grad = v->producer->out[0]->grad;
+            continue;
+        }
         v->data = p;
         p += round16(b * v->size);
         v->grad = NULL;

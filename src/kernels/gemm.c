@@ -71,6 +71,7 @@ _Static_assert((size_t)KC * NC + (size_t)MC * KC + 2 * MX_VL <= MX_SCRATCH_FLOAT
 #define UNROLL _Pragma("GCC unroll 16")
 
 typedef struct gemm_job {
+    const mx_gemm_epilogue *epi;
     int accumulate;
     int split_n; /* threads own column ranges (1) or row ranges (0) */
     int64_t M, N, K;
@@ -217,6 +218,17 @@ static void kernel(int64_t kc, const float *restrict a, const float *restrict b,
     }
 }
 
+/* The epilogue on rows [r0, r1) x columns [c0, c1) of a finished C. */
+static void epilogue(const gemm_job *g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    const mx_gemm_epilogue *e = g->epi;
+    for (int64_t r = r0; r < r1; r++) {
+        float *c = g->C + r * g->ldc;
+        if (e->bias)
+            for (int64_t j = c0; j < c1; j++) c[j] += e->bias[j];
+        if (e->out) mx_act_eltwise(e->act, c + c0, e->out + r * g->ldc + c0, c1 - c0);
+    }
+}
+
 /* C[m0..m1) x [n0..n1) on the calling thread, packing into its scratch. */
 static void gemm_block(const gemm_job *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
     float *bp = mx_scratch();                 /* KC x NC: NC / NR slivers of KC x NR */
@@ -229,6 +241,7 @@ static void gemm_block(const gemm_job *g, int64_t m0, int64_t m1, int64_t n0, in
                     s += g->A[i * g->a_rs + k * g->a_cs] * g->B[j * g->b_rs + k * g->b_cs];
                 g->C[i * ldc + j] = s;
             }
+        if (g->epi) epilogue(g, m0, m1, n0, n1);
         return;
     }
     float *ap = bp + (size_t)KC * NC + MX_VL; /* MC x KC: MC / MR slivers of KC x MR */
@@ -247,6 +260,7 @@ static void gemm_block(const gemm_job *g, int64_t m0, int64_t m1, int64_t n0, in
                     for (int64_t ir = 0; ir < mc; ir += MR)
                         kernel(kc, ap + ir * kc, bp + jr * kc, g->C + (ic + ir) * ldc + jc + jr, ldc,
                                (int)MX_MIN(MR, mc - ir), (int)MX_MIN(NR, nc - jr), add);
+                if (g->epi && pc + kc >= K) epilogue(g, ic, ic + mc, jc, jc + nc);
             }
         }
     }
@@ -299,6 +313,7 @@ static void ksplit_task(void *ctx, int ith, int nth) {
         s.C = part;
         s.ldc = g->N;
         s.accumulate = 0;
+        s.epi = NULL; /* applied once the partials are summed */
         gemm_block(&s, 0, g->M, 0, g->N);
     }
 }
@@ -323,6 +338,7 @@ static void ksum_task(void *ctx, int ith, int nth) {
                     for (int64_t j = 0; j < g->N; j++) c[j] = c[j] + pr[j];
             }
     }
+    if (g->epi) epilogue(g, r0, r1, 0, g->N);
 }
 
 /* Both phases run in the pool, back to back: a serial gap between regions
@@ -352,14 +368,21 @@ static int64_t split_cost(int64_t M, int64_t N, int nth, int split_n) {
 void mx_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
              const float *A, int64_t lda, const float *B, int64_t ldb,
              float *C, int64_t ldc, int accumulate) {
+    mx_gemm_ex(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate, NULL);
+}
+
+void mx_gemm_ex(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                const float *A, int64_t lda, const float *B, int64_t ldb,
+                float *C, int64_t ldc, int accumulate, const mx_gemm_epilogue *epi) {
     if (M <= 0 || N <= 0) return;
+    gemm_job g = {epi, accumulate, 0, M, N, K, A, B,
+                  trans_a ? 1 : lda, trans_a ? lda : 1, trans_b ? ldb : 1, trans_b ? 1 : ldb, ldc, C};
     if (K <= 0) { /* empty sum */
         if (!accumulate)
             for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
+        if (epi) epilogue(&g, 0, M, 0, N);
         return;
     }
-    gemm_job g = {accumulate, 0, M, N, K, A, B,
-                  trans_a ? 1 : lda, trans_a ? lda : 1, trans_b ? ldb : 1, trans_b ? 1 : ldb, ldc, C};
     const int nth = mx_threads();
     if (nth <= 1 || (double)M * (double)N * (double)K < (double)PARALLEL_MIN_MACS) {
         gemm_task(&g, 0, 1);

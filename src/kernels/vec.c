@@ -26,10 +26,6 @@ void mx_vec_store(float *dst, const float *src, int64_t n, int accumulate) {
     mx_parallel_for(n, 1 << 16, accumulate ? add_range : copy_range, &j);
 }
 
-void mx_vec_broadcast_rows(float *dst, const float *bias, int64_t rows, int64_t cols) {
-    for (int64_t r = 0; r < rows; r++) memcpy(dst + r * cols, bias, sizeof(float) * (size_t)cols);
-}
-
 typedef struct sum_job {
     const float *x;
     float *out;

@@ -6,8 +6,6 @@
 
 /* dst = src (accumulate == 0) or dst += src */
 void mx_vec_store(float *dst, const float *src, int64_t n, int accumulate);
-/* dst[r][c] = bias[c] over rows x cols */
-void mx_vec_broadcast_rows(float *dst, const float *bias, int64_t rows, int64_t cols);
 /* out[c] (=|+=) sum over rows of x[r][c] */
 void mx_vec_sum_rows(const float *x, float *out, int64_t rows, int64_t cols, int accumulate);
 

@@ -1,12 +1,11 @@
-/* conv2d.c: Conv2D on NHWC images with an HWIO kernel (Keras layout), as
- * im2col + GEMM. The column matrix is kept from forward for the weight
- * gradient and then reused for the input gradient. A 1x1 stride-1
- * convolution is a plain GEMM on the input. */
+/* conv2d.c: Conv2D on NHWC images with an HWIO kernel (Keras layout).
+ * Three ways to compute it, picked from the geometry: a plain GEMM (1x1),
+ * Winograd F(2x2, 3x3) (3x3 stride 1) or im2col + GEMM (the rest). */
+#include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/vec.h"
 #include "layers/common.h"
 
-#include <string.h>
 
 typedef struct conv2d_cfg {
     int filters;
@@ -39,15 +38,13 @@ static const mx_field conv2d_fields[] = {
     {0},
 };
 
-/* geometry of one call, derived in build */
-typedef struct conv_geom {
-    int64_t h, w, c;        /* input (h, w, c) */
-    int64_t oh, ow, f;      /* output (oh, ow, f) */
-    int kh, kw, sh, sw, dh, dw;
-    int pad_top, pad_left;
-    int64_t kdim;           /* kh * kw * c: one im2col row */
-    int direct;             /* 1x1, stride 1, no padding: no im2col */
-} conv_geom;
+/* how a call is computed, chosen in build from its geometry */
+enum { CONV_IM2COL, CONV_POINTWISE, CONV_WINOGRAD };
+
+typedef struct conv_state {
+    mx_conv_geom g;
+    int path;
+} conv_state;
 
 static int conv2d_build(mx_node *n) {
     conv2d_cfg *c = n->layer->cfg;
@@ -58,10 +55,11 @@ static int conv2d_build(mx_node *n) {
     if (in->rank != 3) return mx_fail("expects input (batch, height, width, channels), got rank %d", in->rank + 1);
     if ((c->strides[0] > 1 || c->strides[1] > 1) && (c->dilation_rate[0] > 1 || c->dilation_rate[1] > 1))
         return mx_fail("strides > 1 together with dilation_rate > 1 is not supported (as in Keras)");
-    conv_geom *g = mx_alloc(sizeof *g);
-    if (!g) return -1;
+    conv_state *st = mx_alloc(sizeof *st);
+    if (!st) return -1;
     mx_free(n->state);
-    n->state = g;
+    n->state = st;
+    mx_conv_geom *g = &st->g;
     g->h = in->dims[0];
     g->w = in->dims[1];
     g->c = in->dims[2];
@@ -76,108 +74,76 @@ static int conv2d_build(mx_node *n) {
         mx_conv_out(g->w, g->kw, g->sw, g->dw, c->padding, &g->ow, &g->pad_left))
         return -1;
     g->kdim = (int64_t)g->kh * g->kw * g->c;
-    g->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pad_top == 0 && g->pad_left == 0;
+    /* 1x1 stride 1 is a plain GEMM on the input; 3x3 stride 1 with a few
+     * channels or more goes through Winograd (2.25x fewer multiplications);
+     * anything else is im2col + GEMM */
+    st->path = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 ? CONV_POINTWISE
+               : mx_winograd_ok(g) && g->c >= 4                      ? CONV_WINOGRAD
+                                                                     : CONV_IM2COL;
     int64_t kd[4] = {g->kh, g->kw, g->c, g->f}, bd[1] = {g->f};
     int64_t rf = (int64_t)g->kh * g->kw; /* receptive field, Keras fan computation */
     if (!mx_layer_param(n, "kernel", 4, kd, &c->kernel_init, &c->kernel_reg, 1, rf * g->c, rf * g->f)) return -1;
     if (c->use_bias && !mx_layer_param(n, "bias", 1, bd, &c->bias_init, &c->bias_reg, 1, rf * g->c, rf * g->f))
         return -1;
-    n->ws_per_sample = g->direct ? 0 : g->oh * g->ow * g->kdim; /* im2col rows of one image */
+    /* im2col rows of one image (kept for the weight gradient, then reused
+     * for the input gradient), or Winograd's transformed tiles */
+    n->ws_per_sample = st->path == CONV_POINTWISE ? 0 : g->oh * g->ow * g->kdim;
+    if (st->path == CONV_WINOGRAD) {
+        n->ws_per_sample = MX_MAX(n->ws_per_sample, mx_winograd_ws_per_sample(g));
+        n->ws_fixed = mx_winograd_ws_fixed(g);
+    }
     int64_t od[3] = {g->oh, g->ow, g->f};
     return mx_node_set_output(n, 0, 3, od);
 }
 
-typedef struct conv_job {
-    const conv_geom *g;
-    const float *x; /* (batch, h, w, c) */
-    float *col;     /* (batch * oh * ow, kdim) */
-    float *dx;
-    int accumulate;
-} conv_job;
-
-/* im2col for rows [r0, r1) of the column matrix; padding reads as zero */
-static void im2col_range(void *p, int64_t r0, int64_t r1) {
-    const conv_job *j = p;
-    const conv_geom *g = j->g;
-    size_t crow = sizeof(float) * (size_t)g->c;
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t b = r / (g->oh * g->ow), pix = r % (g->oh * g->ow);
-        int64_t oy = pix / g->ow, ox = pix % g->ow;
-        const float *img = j->x + b * g->h * g->w * g->c;
-        float *dst = j->col + r * g->kdim;
-        for (int ky = 0; ky < g->kh; ky++) {
-            int64_t iy = oy * g->sh - g->pad_top + ky * g->dh;
-            for (int kx = 0; kx < g->kw; kx++, dst += g->c) {
-                int64_t ix = ox * g->sw - g->pad_left + kx * g->dw;
-                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                    memset(dst, 0, crow);
-                else
-                    memcpy(dst, img + (iy * g->w + ix) * g->c, crow);
-            }
-        }
-    }
-}
-
-/* col2im for images [b0, b1): each image's gradient is written by one thread,
- * in a fixed order, so results do not depend on the thread count */
-static void col2im_range(void *p, int64_t b0, int64_t b1) {
-    const conv_job *j = p;
-    const conv_geom *g = j->g;
-    int64_t img_size = g->h * g->w * g->c;
-    for (int64_t b = b0; b < b1; b++) {
-        float *dimg = j->dx + b * img_size;
-        if (!j->accumulate) memset(dimg, 0, sizeof(float) * (size_t)img_size);
-        const float *src = j->col + b * g->oh * g->ow * g->kdim;
-        for (int64_t oy = 0; oy < g->oh; oy++)
-            for (int64_t ox = 0; ox < g->ow; ox++)
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int64_t iy = oy * g->sh - g->pad_top + ky * g->dh;
-                    for (int kx = 0; kx < g->kw; kx++, src += g->c) {
-                        int64_t ix = ox * g->sw - g->pad_left + kx * g->dw;
-                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
-                        float *d = dimg + (iy * g->w + ix) * g->c;
-                        for (int64_t ch = 0; ch < g->c; ch++) d[ch] += src[ch];
-                    }
-                }
-    }
-}
-
 static void conv2d_forward(mx_node *n, const mx_exec *ex) {
     conv2d_cfg *c = n->layer->cfg;
-    const conv_geom *g = n->state;
+    const conv_state *st = n->state;
+    const mx_conv_geom *g = &st->g;
     int64_t rows = ex->batch * g->oh * g->ow;
-    const float *a = n->in[0]->data;
-    if (!g->direct) {
-        conv_job j = {g, n->in[0]->data, n->ws, NULL, 0};
-        mx_parallel_for(rows, 256, im2col_range, &j);
+    const float *w = n->layer->params[0]->data, *bias = c->use_bias ? n->layer->params[1]->data : NULL;
+    float *out = mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL;
+    if (st->path == CONV_WINOGRAD) {
+        mx_winograd_forward(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, n->ws, ex->batch);
+        return;
+    }
+    const float *a = n->in[0]->data; /* (rows, kdim) */
+    if (st->path == CONV_IM2COL) {
+        mx_im2col(g, n->in[0]->data, n->ws, ex->batch);
         a = n->ws;
     }
-    float *z = n->z->data; /* (rows, f) */
-    if (c->use_bias) mx_vec_broadcast_rows(z, n->layer->params[1]->data, rows, g->f);
-    mx_gemm(0, 0, rows, g->f, g->kdim, a, g->kdim, n->layer->params[0]->data, g->f, z, g->f, c->use_bias);
+    /* z (rows, f) = col W, then bias and activation while each block is in cache */
+    mx_gemm_epilogue epi = {bias, n->layer->act, out};
+    mx_gemm_ex(0, 0, rows, g->f, g->kdim, a, g->kdim, w, g->f, n->z->data, g->f, 0, &epi);
 }
 
 static void conv2d_backward(mx_node *n, const mx_exec *ex) {
     conv2d_cfg *c = n->layer->cfg;
-    const conv_geom *g = n->state;
+    const conv_state *st = n->state;
+    const mx_conv_geom *g = &st->g;
     int64_t rows = ex->batch * g->oh * g->ow;
     const float *dz = n->z->grad; /* (rows, f) */
     mx_param *w = n->layer->params[0];
-    const float *col = g->direct ? n->in[0]->data : n->ws; /* (rows, kdim) */
-    if (w->grad) /* dW (kdim, f) = col^T dz */
+    mx_value *in = n->in[0];
+    if (w->grad) { /* dW (kdim, f) = col^T dz */
+        const float *col = in->data;
+        if (st->path != CONV_POINTWISE) {
+            if (st->path == CONV_WINOGRAD) mx_im2col(g, in->data, n->ws, ex->batch); /* forward kept no columns */
+            col = n->ws;
+        }
         mx_gemm(1, 0, g->kdim, g->f, rows, col, g->kdim, dz, g->f, w->grad, g->f, n->param_acc);
+    }
     if (c->use_bias && n->layer->params[1]->grad)
         mx_vec_sum_rows(dz, n->layer->params[1]->grad, rows, g->f, n->param_acc);
-    mx_value *in = n->in[0];
     if (!in->grad) return;
-    if (g->direct) { /* dx (rows, c) = dz W^T */
+    if (st->path == CONV_POINTWISE) { /* dx (rows, c) = dz W^T */
         mx_gemm(0, 1, rows, g->c, g->f, dz, g->f, w->data, g->f, in->grad, g->c, n->in_acc[0]);
-        return;
+    } else if (st->path == CONV_WINOGRAD) { /* dx = dz convolved with the flipped kernel; the columns are done */
+        mx_winograd_backward_data(g, dz, w->data, in->grad, n->in_acc[0], n->ws, ex->batch);
+    } else { /* dcol (rows, kdim) = dz W^T, into the column buffer (its forward use is done), then to pixels */
+        mx_gemm(0, 1, rows, g->kdim, g->f, dz, g->f, w->data, g->f, n->ws, g->kdim, 0);
+        mx_col2im(g, n->ws, in->grad, ex->batch, n->in_acc[0]);
     }
-    /* dcol (rows, kdim) = dz W^T, into the column buffer (its forward use is done) */
-    mx_gemm(0, 1, rows, g->kdim, g->f, dz, g->f, w->data, g->f, n->ws, g->kdim, 0);
-    conv_job j = {g, NULL, n->ws, in->grad, n->in_acc[0]};
-    mx_parallel_for(ex->batch, 1, col2im_range, &j);
 }
 
 const mx_layer_type mx_layer_conv2d = {
@@ -187,6 +153,7 @@ const mx_layer_type mx_layer_conv2d = {
     .min_inputs = 1,
     .max_inputs = 1,
     .has_activation = 1,
+    .fuses_activation = 1,
     .build = conv2d_build,
     .forward = conv2d_forward,
     .backward = conv2d_backward,

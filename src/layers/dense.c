@@ -44,9 +44,10 @@ static void dense_forward(mx_node *n, const mx_exec *ex) {
     int64_t k = in->dims[in->rank - 1];
     int64_t rows = ex->batch * in->size / k;
     const float *w = n->layer->params[0]->data; /* (k, units) */
-    float *z = n->z->data;                        /* (rows, units) */
-    if (c->use_bias) mx_vec_broadcast_rows(z, n->layer->params[1]->data, rows, c->units);
-    mx_gemm(0, 0, rows, c->units, k, in->data, k, w, c->units, z, c->units, c->use_bias);
+    /* z (rows, units) = x W, then bias and activation while each block is in cache */
+    mx_gemm_epilogue epi = {c->use_bias ? n->layer->params[1]->data : NULL, n->layer->act,
+                            mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL};
+    mx_gemm_ex(0, 0, rows, c->units, k, in->data, k, w, c->units, n->z->data, c->units, 0, &epi);
 }
 
 static void dense_backward(mx_node *n, const mx_exec *ex) {
@@ -71,6 +72,7 @@ const mx_layer_type mx_layer_dense = {
     .min_inputs = 1,
     .max_inputs = 1,
     .has_activation = 1,
+    .fuses_activation = 1,
     .build = dense_build,
     .forward = dense_forward,
     .backward = dense_backward,

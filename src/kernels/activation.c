@@ -1,8 +1,9 @@
-/* activation.c: activation functions and their derivatives, and the
- * Activation layer that applies one as a layer of its own. */
-#include "layers/activation.h"
+/* activation.c: activation functions and their derivatives, shared by the
+ * Activation layer, every layer with an `activation` argument and the GEMM
+ * epilogue. */
+#include "kernels/activation.h"
 
-#include "layers/common.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <string.h>
@@ -64,17 +65,33 @@ static float act1(mx_act a, float x) {
     return x;
 }
 
-/* f'(x) given x and y = f(x) */
+int mx_act_output_grad(mx_act a) {
+    switch (a.kind) {
+    case MX_ACT_RELU:
+    case MX_ACT_RELU6:
+    case MX_ACT_SELU:
+    case MX_ACT_SIGMOID:
+    case MX_ACT_HARD_SIGMOID:
+    case MX_ACT_TANH:
+    case MX_ACT_EXPONENTIAL: return 1;
+    case MX_ACT_LEAKY_RELU:
+    case MX_ACT_ELU: return a.alpha > 0; /* then y > 0 exactly when x > 0 */
+    default: return 0;
+    }
+}
+
+/* f'(x) given x and y = f(x). Wherever mx_act_output_grad holds, only y is
+ * read, so x may be the same buffer as y (in-place activation). */
 static float dact1(mx_act a, float x, float y) {
     switch (a.kind) {
     case MX_ACT_LINEAR: return 1;
-    case MX_ACT_RELU: return x > 0 ? 1.0f : 0.0f;
-    case MX_ACT_RELU6: return x > 0 && x < 6 ? 1.0f : 0.0f;
-    case MX_ACT_LEAKY_RELU: return x > 0 ? 1.0f : a.alpha;
-    case MX_ACT_ELU: return x > 0 ? 1.0f : y + a.alpha;
-    case MX_ACT_SELU: return x > 0 ? SELU_SCALE : y + SELU_SCALE * SELU_ALPHA;
+    case MX_ACT_RELU: return y > 0 ? 1.0f : 0.0f;
+    case MX_ACT_RELU6: return y > 0 && y < 6 ? 1.0f : 0.0f;
+    case MX_ACT_LEAKY_RELU: return (a.alpha > 0 ? y : x) > 0 ? 1.0f : a.alpha;
+    case MX_ACT_ELU: return (a.alpha > 0 ? y : x) > 0 ? 1.0f : y + a.alpha;
+    case MX_ACT_SELU: return y > 0 ? SELU_SCALE : y + SELU_SCALE * SELU_ALPHA;
     case MX_ACT_SIGMOID: return y * (1.0f - y);
-    case MX_ACT_HARD_SIGMOID: return x > -2.5f && x < 2.5f ? 0.2f : 0.0f;
+    case MX_ACT_HARD_SIGMOID: return y > 0 && y < 1 ? 0.2f : 0.0f;
     case MX_ACT_TANH: return 1.0f - y * y;
     case MX_ACT_SOFTPLUS: return sigmoidf(x);
     case MX_ACT_SOFTSIGN: {
@@ -120,22 +137,23 @@ static void softmax_rows(const act_job *j, int64_t r0, int64_t r1) {
     }
 }
 
+void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n) {
+    /* the common cases get loops the compiler can vectorise */
+    if (a.kind == MX_ACT_RELU) {
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+    } else if (a.kind == MX_ACT_LINEAR) {
+        if (y != x) memmove(y, x, sizeof(float) * (size_t)n);
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i] = act1(a, x[i]);
+    }
+}
+
 static void forward_range(void *p, int64_t b, int64_t e) {
     const act_job *j = p;
-    if (j->a.kind == MX_ACT_SOFTMAX) {
+    if (j->a.kind == MX_ACT_SOFTMAX)
         softmax_rows(j, b, e);
-        return;
-    }
-    const float *x = j->x;
-    float *y = j->out;
-    /* the common cases get loops the compiler can vectorise */
-    if (j->a.kind == MX_ACT_RELU) {
-        for (int64_t i = b; i < e; i++) y[i] = x[i] > 0 ? x[i] : 0;
-    } else if (j->a.kind == MX_ACT_LINEAR) {
-        if (y != x) memcpy(y + b, x + b, sizeof(float) * (size_t)(e - b));
-    } else {
-        for (int64_t i = b; i < e; i++) y[i] = act1(j->a, x[i]);
-    }
+    else
+        mx_act_eltwise(j->a, j->x + b, j->out + b, e - b);
 }
 
 static void backward_range(void *p, int64_t b, int64_t e) {
@@ -158,7 +176,7 @@ static void backward_range(void *p, int64_t b, int64_t e) {
         return;
     }
     if (j->a.kind == MX_ACT_RELU && !j->accumulate) {
-        for (int64_t i = b; i < e; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+        for (int64_t i = b; i < e; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
         return;
     }
     for (int64_t i = b; i < e; i++) {
@@ -183,28 +201,3 @@ void mx_act_backward(mx_act a, const float *x, const float *y, const float *dy, 
     else
         mx_parallel_for(rows * cols, 1 << 15, backward_range, &j);
 }
-
-/* ---- the Activation layer: out = f(in); the function is the layer's fused
- * activation, so the core op is a copy into z. ---- */
-
-static const mx_field activation_fields[] = {
-    {"activation", MX_FIELD_ACT, 0, NULL, 0, NULL},
-    {0},
-};
-
-static int activation_build(mx_node *n) {
-    mx_value *in = n->in[0];
-    return mx_node_set_output(n, 0, in->rank, in->dims);
-}
-
-const mx_layer_type mx_layer_activation = {
-    .class_name = "Activation",
-    .fields = activation_fields,
-    .cfg_size = 0,
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .has_activation = 1,
-    .build = activation_build,
-    .forward = mx_copy_forward,
-    .backward = mx_copy_backward,
-};

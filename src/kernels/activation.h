@@ -34,9 +34,16 @@ typedef struct mx_act {
 int mx_act_parse(const char *name, mx_act *out);
 const char *mx_act_name(mx_act_kind kind);
 
+/* f'(x) follows from y = f(x) alone (ReLU, sigmoid, tanh, ...): the
+ * activation may then run in place, without keeping x. */
+int mx_act_output_grad(mx_act a);
+
 /* y = f(x) over rows x cols (softmax along cols). x and y may alias. */
 void mx_act_forward(mx_act a, const float *x, float *y, int64_t rows, int64_t cols);
-/* dx (=|+=) f'(x) * dy, using x and/or y = f(x) as the function needs. */
+/* y = f(x) for n values on the calling thread; not softmax. */
+void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n);
+/* dx (=|+=) f'(x) * dy, using x and/or y = f(x) as the function needs
+ * (only y when mx_act_output_grad holds; dx may then be dy, in place). */
 void mx_act_backward(mx_act a, const float *x, const float *y, const float *dy, float *dx,
                      int64_t rows, int64_t cols, int accumulate);
 

@@ -1,0 +1,37 @@
+/* conv.h: 2-D convolution kernels on NHWC images with HWIO kernels:
+ * im2col/col2im around GEMM, and Winograd F(2x2, 3x3). */
+#ifndef MX_CONV_H
+#define MX_CONV_H
+
+#include "kernels/activation.h"
+
+#include <stdint.h>
+
+/* Geometry of one convolution call (TensorFlow padding). */
+typedef struct mx_conv_geom {
+    int64_t h, w, c;        /* input (h, w, c) */
+    int64_t oh, ow, f;      /* output (oh, ow, f) */
+    int kh, kw, sh, sw, dh, dw;
+    int pad_top, pad_left;
+    int64_t kdim;           /* kh * kw * c: one im2col row */
+} mx_conv_geom;
+
+/* col (batch * oh * ow, kdim) from x (batch, h, w, c); padding is zero. */
+void mx_im2col(const mx_conv_geom *g, const float *x, float *col, int batch);
+/* dx (batch, h, w, c) (=|+=) the sum of dcol's rows into their pixels. */
+void mx_col2im(const mx_conv_geom *g, const float *dcol, float *dx, int batch, int accumulate);
+
+/* Winograd F(2x2, 3x3) for 3x3, stride-1, undilated convolutions: 2.25x
+ * fewer multiplications. Workspace: ws_fixed + batch * ws_per_sample floats. */
+int mx_winograd_ok(const mx_conv_geom *g);
+int64_t mx_winograd_ws_fixed(const mx_conv_geom *g);
+int64_t mx_winograd_ws_per_sample(const mx_conv_geom *g);
+/* z (batch, oh, ow, f) = conv(x, w) + bias; out = act(z) when out is given
+ * (elementwise act, out may be z). */
+void mx_winograd_forward(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
+                         float *z, float *out, float *ws, int batch);
+/* dx (batch, h, w, c) (=|+=) the input gradient for dz (batch, oh, ow, f). */
+void mx_winograd_backward_data(const mx_conv_geom *g, const float *dz, const float *w, float *dx, int accumulate,
+                               float *ws, int batch);
+
+#endif
