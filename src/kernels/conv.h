@@ -30,6 +30,9 @@ int64_t mx_winograd_ws_per_sample(const mx_conv_geom *g);
  * (elementwise act, out may be z). */
 void mx_winograd_forward(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
                          float *z, float *out, float *ws, int batch);
+/* dw (3, 3, c, f) (=|+=) the weight gradient for dz; the workspace must
+ * still hold the transformed input of the last forward pass. */
+void mx_winograd_weight_grad(const mx_conv_geom *g, const float *dz, float *dw, int accumulate, float *ws, int batch);
 /* dx (batch, h, w, c) (=|+=) the input gradient for dz (batch, oh, ow, f). */
 void mx_winograd_backward_data(const mx_conv_geom *g, const float *dz, const float *w, float *dx, int accumulate,
                                float *ws, int batch);

@@ -222,3 +222,85 @@ void mx_winograd_backward_data(const mx_conv_geom *g, const float *dz, const flo
     out_spec o = {NULL, {MX_ACT_LINEAR, 0}, dx, NULL, accumulate};
     run(&q, dz, flipped, &o, ws, batch);
 }
+
+/* ---- weight gradient: the forward pass transposed. With M = V U and
+ * U = G g G^T:  dM = A dY A^T,  dU[xi] = V[xi]^T dM[xi],  dg = G^T dU G.
+ * V is the forward pass's, still in the workspace. ---- */
+
+typedef struct grad_job {
+    const wino *q;
+    const float *dz, *v;
+    float *dm, *du;
+    int64_t total;
+} grad_job;
+
+/* dM[xi][t] = A dY_t A^T, A = [1 0; 1 1; 1 -1; 0 -1]; outputs past the edge are 0 */
+static void dm_range(void *p, int64_t t0, int64_t t1) {
+    const grad_job *j = p;
+    const wino *q = j->q;
+    const int64_t f = q->f, stride = j->total * f;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t b = t / q->tiles, r = t % q->tiles;
+        int64_t y0 = 2 * (r / q->tw), x0 = 2 * (r % q->tw);
+        for (int64_t fb = 0; fb < f; fb += MX_VL) {
+            const int64_t n = MX_MIN((int64_t)MX_VL, f - fb);
+            mx_vf y[2][2], a[4][2];
+            for (int i = 0; i < 2; i++)
+                for (int k = 0; k < 2; k++)
+                    y[i][k] = y0 + i < q->oh && x0 + k < q->ow
+                                  ? load_n(j->dz + ((b * q->oh + y0 + i) * q->ow + x0 + k) * f + fb, n)
+                                  : mx_vset1(0);
+            for (int k = 0; k < 2; k++) {
+                a[0][k] = y[0][k];
+                a[1][k] = y[0][k] + y[1][k];
+                a[2][k] = y[0][k] - y[1][k];
+                a[3][k] = -y[1][k];
+            }
+            float *dst = j->dm + t * f + fb;
+            for (int i = 0; i < 4; i++) {
+                store_n(dst + (i * 4 + 0) * stride, a[i][0], n);
+                store_n(dst + (i * 4 + 1) * stride, a[i][0] + a[i][1], n);
+                store_n(dst + (i * 4 + 2) * stride, a[i][0] - a[i][1], n);
+                store_n(dst + (i * 4 + 3) * stride, -a[i][1], n);
+            }
+        }
+    }
+}
+
+/* each of the 16 products is summed over all tiles by one thread */
+static void du_task(void *p, int ith, int nth) {
+    const grad_job *j = p;
+    const wino *q = j->q;
+    int64_t b, e;
+    mx_split_range(16, ith, nth, &b, &e);
+    for (int64_t xi = b; xi < e; xi++)
+        mx_gemm(1, 0, q->c, q->f, j->total, j->v + xi * j->total * q->c, q->c, j->dm + xi * j->total * q->f, q->f,
+                j->du + xi * q->c * q->f, q->f, 0);
+}
+
+void mx_winograd_weight_grad(const mx_conv_geom *g, const float *dz, float *dw, int accumulate, float *ws, int batch) {
+    wino q = forward_of(g);
+    int64_t total = batch * q.tiles, cf = q.c * q.f;
+    float *du = ws, *v = ws + 25 * cf; /* dU replaces U, no longer needed */
+    grad_job j = {&q, dz, v, v + 16 * total * q.c, du, total};
+    mx_parallel_for(total, 16, dm_range, &j);
+    mx_parallel(du_task, &j);
+    /* G^T dU G, G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] */
+    for (int64_t i = 0; i < cf; i++) {
+        float u[4][4], s[3][4];
+        for (int k = 0; k < 16; k++) u[k / 4][k % 4] = du[k * cf + i];
+        for (int k = 0; k < 4; k++) {
+            s[0][k] = u[0][k] + 0.5f * (u[1][k] + u[2][k]);
+            s[1][k] = 0.5f * (u[1][k] - u[2][k]);
+            s[2][k] = 0.5f * (u[1][k] + u[2][k]) + u[3][k];
+        }
+        for (int a = 0; a < 3; a++) {
+            float d[3] = {s[a][0] + 0.5f * (s[a][1] + s[a][2]), 0.5f * (s[a][1] - s[a][2]),
+                          0.5f * (s[a][1] + s[a][2]) + s[a][3]};
+            for (int bb = 0; bb < 3; bb++) {
+                float *o = dw + (a * 3 + bb) * cf + i;
+                *o = accumulate ? *o + d[bb] : d[bb];
+            }
+        }
+    }
+}

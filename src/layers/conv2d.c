@@ -86,10 +86,11 @@ static int conv2d_build(mx_node *n) {
     if (c->use_bias && !mx_layer_param(n, "bias", 1, bd, &c->bias_init, &c->bias_reg, 1, rf * g->c, rf * g->f))
         return -1;
     /* im2col rows of one image (kept for the weight gradient, then reused
-     * for the input gradient), or Winograd's transformed tiles */
+     * for the input gradient), or Winograd's transformed tiles (the input's
+     * likewise kept for the weight gradient) */
     n->ws_per_sample = st->path == CONV_POINTWISE ? 0 : g->oh * g->ow * g->kdim;
     if (st->path == CONV_WINOGRAD) {
-        n->ws_per_sample = MX_MAX(n->ws_per_sample, mx_winograd_ws_per_sample(g));
+        n->ws_per_sample = mx_winograd_ws_per_sample(g);
         n->ws_fixed = mx_winograd_ws_fixed(g);
     }
     int64_t od[3] = {g->oh, g->ow, g->f};
@@ -125,20 +126,19 @@ static void conv2d_backward(mx_node *n, const mx_exec *ex) {
     const float *dz = n->z->grad; /* (rows, f) */
     mx_param *w = n->layer->params[0];
     mx_value *in = n->in[0];
-    if (w->grad) { /* dW (kdim, f) = col^T dz */
-        const float *col = in->data;
-        if (st->path != CONV_POINTWISE) {
-            if (st->path == CONV_WINOGRAD) mx_im2col(g, in->data, n->ws, ex->batch); /* forward kept no columns */
-            col = n->ws;
-        }
-        mx_gemm(1, 0, g->kdim, g->f, rows, col, g->kdim, dz, g->f, w->grad, g->f, n->param_acc);
+    if (w->grad) {
+        if (st->path == CONV_WINOGRAD) /* from the transformed input the forward pass left in ws */
+            mx_winograd_weight_grad(g, dz, w->grad, n->param_acc, n->ws, ex->batch);
+        else /* dW (kdim, f) = col^T dz */
+            mx_gemm(1, 0, g->kdim, g->f, rows, st->path == CONV_POINTWISE ? in->data : n->ws, g->kdim, dz, g->f,
+                    w->grad, g->f, n->param_acc);
     }
     if (c->use_bias && n->layer->params[1]->grad)
         mx_vec_sum_rows(dz, n->layer->params[1]->grad, rows, g->f, n->param_acc);
     if (!in->grad) return;
     if (st->path == CONV_POINTWISE) { /* dx (rows, c) = dz W^T */
         mx_gemm(0, 1, rows, g->c, g->f, dz, g->f, w->data, g->f, in->grad, g->c, n->in_acc[0]);
-    } else if (st->path == CONV_WINOGRAD) { /* dx = dz convolved with the flipped kernel; the columns are done */
+    } else if (st->path == CONV_WINOGRAD) { /* dx = dz convolved with the flipped kernel (reuses ws) */
         mx_winograd_backward_data(g, dz, w->data, in->grad, n->in_acc[0], n->ws, ex->batch);
     } else { /* dcol (rows, kdim) = dz W^T, into the column buffer (its forward use is done), then to pixels */
         mx_gemm(0, 1, rows, g->kdim, g->f, dz, g->f, w->data, g->f, n->ws, g->kdim, 0);
