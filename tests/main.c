@@ -18,6 +18,10 @@ typedef struct entry {
     mx_test_fn fn;
 } entry;
 
+/* LeakSanitizer's check, present only in sanitizer builds: children end with
+ * _exit, which skips the check at exit, so each test runs it itself. */
+extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
 static entry g_tests[MAX_TESTS];
 static int g_n;
 static int g_failures;
@@ -74,6 +78,10 @@ int main(int argc, char **argv) {
             alarm(600);
             g_failures = 0;
             g_tests[i].fn();
+            if (__lsan_do_recoverable_leak_check && __lsan_do_recoverable_leak_check()) {
+                fprintf(stderr, "    memory leaked (report above)\n");
+                g_failures++;
+            }
             fflush(stderr);
             _exit(g_failures ? 1 : 0);
         }

@@ -145,6 +145,8 @@ MX_TEST(layer_conv2d_reference) {
         /* 3x3 stride 1 with 4+ channels: Winograd, odd sizes, vector tails */
         {9, 7, 8, 6, 3, 3, 1, 1, 1, 1}, {8, 8, 5, 7, 3, 3, 1, 1, 0, 1}, {13, 11, 20, 33, 3, 3, 1, 1, 1, 0},
         {3, 3, 4, 2, 3, 3, 1, 1, 0, 1},
+        /* few values per output and filters in whole vectors: direct in inference */
+        {10, 9, 1, 32, 3, 3, 1, 1, 1, 1}, {11, 10, 3, 16, 3, 3, 2, 1, 0, 1}, {9, 9, 2, 48, 5, 3, 1, 2, 1, 0},
     };
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         char in[64], cfg[512];
@@ -166,6 +168,9 @@ MX_TEST(layer_conv2d_reference) {
         }
         const float *y = tu_forward(m, x, b, 0);
         float *ref = malloc(sizeof(float) * (size_t)(b * m->outputs[0]->size));
+        float *ytrain = malloc(sizeof(float) * (size_t)(b * m->outputs[0]->size));
+        memcpy(ytrain, tu_forward(m, x, b, 1), sizeof(float) * (size_t)(b * m->outputs[0]->size));
+        y = tu_forward(m, x, b, 0);
         int oh, ow;
         ref_conv(x, b, cases[t].h, cases[t].w, cases[t].c, tu_param(m, "conv2d/kernel")->data, cases[t].kh,
                  cases[t].kw, cases[t].f, bias, cases[t].s, cases[t].s, cases[t].d, cases[t].d, cases[t].same, ref, &oh,
@@ -174,6 +179,9 @@ MX_TEST(layer_conv2d_reference) {
                   (long long)m->outputs[0]->dims[0], (long long)m->outputs[0]->dims[1], oh, ow);
         CHECK_MSG(tu_maxdiff(y, ref, b * m->outputs[0]->size) < 1e-4, "case %zu differs from the reference by %g", t,
                   tu_maxdiff(y, ref, b * m->outputs[0]->size));
+        CHECK_MSG(tu_maxdiff(ytrain, ref, b * m->outputs[0]->size) < 1e-4, "case %zu (training) differs by %g", t,
+                  tu_maxdiff(ytrain, ref, b * m->outputs[0]->size));
+        free(ytrain);
         if (t != 7) tu_gradcheck(m, 2, 20 + t, 1e-2, cfg);
         free(x);
         free(ref);
@@ -244,6 +252,41 @@ MX_TEST(layer_pooling_reference) {
             free(ref);
             mx_model_free(m);
         }
+}
+
+/* In inference a convolution does the 2x2 max pooling after it in the same
+ * pass (direct, Winograd and im2col paths): the same outputs as separate layers. */
+MX_TEST(layer_conv_pool_fused) {
+    const char *convs[] = {
+        "\"filters\": 32, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"",
+        "\"filters\": 12, \"kernel_size\": 3, \"padding\": \"valid\", \"activation\": \"tanh\"",
+        "\"filters\": 7, \"kernel_size\": 5, \"padding\": \"same\", \"activation\": \"sigmoid\"",
+    };
+    const char *inputs[] = {"13, 12, 1", "11, 10, 6", "9, 8, 6"};
+    for (int i = 0; i < 3; i++) {
+        char layers[512];
+        snprintf(layers, sizeof layers,
+                 "{\"class_name\": \"Conv2D\", \"config\": {%s}}, {\"class_name\": \"MaxPooling2D\", \"config\": {}}, "
+                 "{\"class_name\": \"Flatten\", \"config\": {}}",
+                 convs[i]);
+        mx_model *a = tu_sequential(inputs[i], layers, 3), *b = tu_sequential(inputs[i], layers, 3);
+        if (!a || !b) return;
+        b->keep_preactivations = 1; /* no fusion */
+        tu_fill(a->params[1]->data, a->params[1]->size, 5, -0.3f, 0.3f);
+        memcpy(b->params[1]->data, a->params[1]->data, sizeof(float) * (size_t)a->params[1]->size);
+        int n = 5 * (int)a->inputs[0]->size;
+        float *x = malloc(sizeof(float) * (size_t)n);
+        tu_fill(x, n, 6, -1, 1);
+        int64_t size = 5 * a->outputs[0]->size;
+        float *ya = malloc(sizeof(float) * (size_t)size);
+        memcpy(ya, tu_forward(a, x, 5, 0), sizeof(float) * (size_t)size);
+        CHECK_MSG(a->nodes[1]->pool_into == a->nodes[2], "case %d: not fused", i);
+        CHECK_MSG(tu_maxdiff(ya, tu_forward(b, x, 5, 0), size) == 0, "case %d: fused pooling differs", i);
+        free(x);
+        free(ya);
+        mx_model_free(a);
+        mx_model_free(b);
+    }
 }
 
 MX_TEST(layer_pooling_defaults) {

@@ -115,6 +115,9 @@ typedef struct mx_layer_type {
      * when in_acc[i]) and of trainable parameters (overwrite, or add when
      * param_acc), from z->grad. */
     void (*backward)(mx_node *n, const mx_exec *ex);
+    /* Optional: whether this call can do a following 2x2 max pooling in its
+     * forward pass (inference); it then writes pool_into's output. */
+    int (*can_pool)(const mx_node *n);
 } mx_layer_type;
 
 struct mx_layer {
@@ -143,6 +146,8 @@ struct mx_node {
     int param_acc;                     /* planned: add into param grads */
     int act_by_loss;                   /* the loss writes z->grad directly */
     int z_in_place;                    /* planned: z shares out[0]'s buffers (activation in place) */
+    mx_node *pool_into;                /* planned, inference: also do this 2x2 max pool, write its output */
+    int pooled_by_producer;            /* planned, inference: the producer did this pooling */
     int64_t ws_per_sample, ws_fixed;   /* workspace floats, declared by build */
     float *ws;                         /* planned workspace, kept from forward to backward */
     void *state;                       /* per-node derived sizes (e.g. conv geometry), set by build */
@@ -215,6 +220,9 @@ mx_init mx_init_variance_scaling(const char *class_name, float scale, mx_fan_mod
                                  mx_distribution d);
 
 /* ---- planning and running (graph/plan.c, graph/exec.c) ---- */
+
+/* A max pooling of 2x2 windows, stride 2, padding valid (pool2d.c). */
+int mx_pool_is_2x2(const mx_node *n);
 
 /* Plan buffers for `batch` samples; training adds gradients. Keeps the
  * current plan when it already fits. */

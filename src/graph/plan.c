@@ -80,6 +80,25 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
                         mx_act_output_grad(n->layer->act);
     }
 
+    /* In inference a convolution may do the 2x2 max pooling that follows it
+     * in the same pass: its full-size output is never written or read. */
+    for (int i = 0; i < m->n_nodes; i++) {
+        mx_node *n = m->nodes[i];
+        n->pool_into = NULL;
+        n->pooled_by_producer = 0;
+    }
+    for (int i = 0; !training && !m->keep_preactivations && i < m->n_nodes; i++) {
+        mx_node *pool = m->nodes[i], *a = pool->n_in == 1 ? pool->in[0]->producer : NULL;
+        if (!a || !mx_pool_is_2x2(pool) || a->out[0]->n_consumers != 1 || a->n_out != 1 || !a->layer->type->can_pool ||
+            !mx_act_monotonic(a->layer->act) || !a->layer->type->can_pool(a))
+            continue;
+        int is_output = 0;
+        for (int o = 0; o < m->n_outputs; o++) is_output |= m->outputs[o] == a->out[0];
+        if (is_output) continue;
+        a->pool_into = pool;
+        pool->pooled_by_producer = 1;
+    }
+
     /* sizes first, then one allocation */
     int64_t total = 0, b = batch, sz;
     for (int i = 0; i < m->n_values; i++) {

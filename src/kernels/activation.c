@@ -80,6 +80,17 @@ int mx_act_output_grad(mx_act a) {
     }
 }
 
+int mx_act_monotonic(mx_act a) {
+    switch (a.kind) {
+    case MX_ACT_SWISH:
+    case MX_ACT_GELU:
+    case MX_ACT_SOFTMAX: return 0;
+    case MX_ACT_LEAKY_RELU:
+    case MX_ACT_ELU: return a.alpha >= 0;
+    default: return 1;
+    }
+}
+
 /* f'(x) given x and y = f(x). Wherever mx_act_output_grad holds, only y is
  * read, so x may be the same buffer as y (in-place activation). */
 static float dact1(mx_act a, float x, float y) {

@@ -38,6 +38,9 @@ const char *mx_act_name(mx_act_kind kind);
  * activation may then run in place, without keeping x. */
 int mx_act_output_grad(mx_act a);
 
+/* f is non-decreasing (commutes with max): all but swish, gelu, softmax. */
+int mx_act_monotonic(mx_act a);
+
 /* y = f(x) over rows x cols (softmax along cols). x and y may alias. */
 void mx_act_forward(mx_act a, const float *x, float *y, int64_t rows, int64_t cols);
 /* y = f(x) for n values on the calling thread; not softmax. */

@@ -1,9 +1,11 @@
-/* conv.c: im2col and col2im. Work is split by output pixels (im2col) or by
+/* conv.c: im2col, col2im and direct convolution. Work is split by output
+ * rows (im2col, direct) or by
  * images (col2im: each image's gradient has one writer), so results never
  * depend on the thread count. */
 #include "kernels/conv.h"
 
 #include "core/core.h"
+#include "kernels/simd.h"
 
 #include <string.h>
 
@@ -13,28 +15,35 @@ typedef struct conv_job {
     float *col;     /* (rows, kdim) */
     float *dx;
     int accumulate;
+    const float *w, *bias; /* direct: (kh, kw, c, f), (f) */
+    mx_act act;
+    float *z, *out;
 } conv_job;
 
 /* ---- im2col / col2im ---- */
 
-/* Rows [r0, r1) of the column matrix. A few channels are copied by a plain
- * loop: a memcpy call per 4 bytes costs 10x more. */
-static void im2col_range(void *p, int64_t r0, int64_t r1) {
+/* Output rows [r0, r1) (r = image * oh + oy) of the column matrix. Taps
+ * outside the image are zero; a few channels are copied by a plain loop (a
+ * memcpy call per 4 bytes costs 10x more). */
+static void im2col_rows(void *p, int64_t r0, int64_t r1) {
     const conv_job *j = p;
     const mx_conv_geom *g = j->g;
     const int64_t c = g->c;
     for (int64_t r = r0; r < r1; r++) {
-        int64_t b = r / (g->oh * g->ow), pix = r % (g->oh * g->ow);
-        int64_t oy = pix / g->ow, ox = pix % g->ow;
+        const int64_t b = r / g->oh, oy = r % g->oh, y0 = oy * g->sh - g->pad_top;
         const float *img = j->x + b * g->h * g->w * c;
-        float *dst = j->col + r * g->kdim;
-        for (int ky = 0; ky < g->kh; ky++) {
-            int64_t iy = oy * g->sh - g->pad_top + ky * g->dh;
-            for (int kx = 0; kx < g->kw; kx++, dst += c) {
-                int64_t ix = ox * g->sw - g->pad_left + kx * g->dw;
-                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
-                    for (int64_t ch = 0; ch < c; ch++) dst[ch] = 0;
-                } else {
+        float *dst = j->col + r * g->ow * g->kdim;
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            const int64_t x0 = ox * g->sw - g->pad_left;
+            for (int ky = 0; ky < g->kh; ky++) {
+                const int64_t iy = y0 + ky * g->dh;
+                const int row_in = iy >= 0 && iy < g->h;
+                for (int kx = 0; kx < g->kw; kx++, dst += c) {
+                    const int64_t ix = x0 + kx * g->dw;
+                    if (!row_in || ix < 0 || ix >= g->w) {
+                        for (int64_t ch = 0; ch < c; ch++) dst[ch] = 0;
+                        continue;
+                    }
                     const float *src = img + (iy * g->w + ix) * c;
                     if (c < 16)
                         for (int64_t ch = 0; ch < c; ch++) dst[ch] = src[ch];
@@ -48,7 +57,7 @@ static void im2col_range(void *p, int64_t r0, int64_t r1) {
 
 void mx_im2col(const mx_conv_geom *g, const float *x, float *col, int batch) {
     conv_job j = {.g = g, .x = x, .col = col};
-    mx_parallel_for(batch * g->oh * g->ow, 256, im2col_range, &j);
+    mx_parallel_for(batch * g->oh, 4, im2col_rows, &j);
 }
 
 static void col2im_range(void *p, int64_t b0, int64_t b1) {
@@ -76,4 +85,71 @@ static void col2im_range(void *p, int64_t b0, int64_t b1) {
 void mx_col2im(const mx_conv_geom *g, const float *dcol, float *dx, int batch, int accumulate) {
     conv_job j = {.g = g, .col = (float *)dcol, .dx = dx, .accumulate = accumulate};
     mx_parallel_for(batch, 1, col2im_range, &j);
+}
+
+/* ---- direct convolution for few values per output ----
+ * Each output pixel sums kdim input values, each broadcast against its row
+ * of the kernel (a vector of filters). Per output row, the taps inside the
+ * image are found once; only border pixels clip their kernel columns. */
+
+int mx_conv_direct_ok(const mx_conv_geom *g) { return g->kdim <= MX_CONV_DIRECT_KDIM && g->f % MX_VL == 0; }
+
+static void direct_rows(void *p, int64_t r0, int64_t r1) {
+    const conv_job *j = p;
+    const mx_conv_geom *g = j->g;
+    const int64_t c = g->c, f = g->f;
+    const int relu = j->out && j->act.kind == MX_ACT_RELU;
+    for (int64_t r = r0; r < r1; r++) { /* r = (image, output row) */
+        const int64_t b = r / g->oh, oy = r % g->oh;
+        const float *img = j->x + b * g->h * g->w * c;
+        const int64_t y0 = oy * g->sh - g->pad_top;
+        int ky0 = 0, ky1 = g->kh;
+        while (ky0 < ky1 && y0 + ky0 * g->dh < 0) ky0++;
+        while (ky1 > ky0 && y0 + (ky1 - 1) * g->dh >= g->h) ky1--;
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            const int64_t x0 = ox * g->sw - g->pad_left;
+            int kx0 = 0, kx1 = g->kw;
+            while (kx0 < kx1 && x0 + kx0 * g->dw < 0) kx0++;
+            while (kx1 > kx0 && x0 + (kx1 - 1) * g->dw >= g->w) kx1--;
+            float *z = j->z + ((b * g->oh + oy) * g->ow + ox) * f;
+            float *out = relu ? j->out + (z - j->z) : z;
+            for (int64_t fb = 0; fb < f; fb += 2 * MX_VL) {
+                const int two = fb + 2 * MX_VL <= f;
+                mx_vf a0 = j->bias ? mx_vload(j->bias + fb) : mx_vset1(0);
+                mx_vf a1 = j->bias && two ? mx_vload(j->bias + fb + MX_VL) : mx_vset1(0);
+                for (int ky = ky0; ky < ky1; ky++) {
+                    const float *row = img + (y0 + ky * g->dh) * g->w * c;
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        const float *xp = row + (x0 + kx * g->dw) * c;
+                        const float *wp = j->w + ((ky * g->kw + kx) * c) * f + fb;
+                        for (int64_t ch = 0; ch < c; ch++, wp += f) {
+                            mx_vf v = mx_vset1(xp[ch]);
+                            a0 += v * mx_vload(wp);
+                            if (two) a1 += v * mx_vload(wp + MX_VL);
+                        }
+                    }
+                }
+                if (out != z) { /* z keeps the sums */
+                    mx_vstore(z + fb, a0);
+                    if (two) mx_vstore(z + fb + MX_VL, a1);
+                }
+                if (relu) { /* the common case, in registers */
+                    a0 = mx_vmax(a0, mx_vset1(0));
+                    a1 = mx_vmax(a1, mx_vset1(0));
+                }
+                mx_vstore(out + fb, a0);
+                if (two) mx_vstore(out + fb + MX_VL, a1);
+            }
+        }
+        if (j->out && !relu) { /* the row's activation in one pass */
+            float *z = j->z + (b * g->oh + oy) * g->ow * f;
+            mx_act_eltwise(j->act, z, j->out + (z - j->z), g->ow * f);
+        }
+    }
+}
+
+void mx_conv_direct(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act, float *z,
+                    float *out, int batch) {
+    conv_job j = {.g = g, .x = x, .w = w, .bias = bias, .act = act, .z = z, .out = out};
+    mx_parallel_for(batch * g->oh, 4, direct_rows, &j);
 }

@@ -21,6 +21,14 @@ void mx_im2col(const mx_conv_geom *g, const float *x, float *col, int batch);
 /* dx (batch, h, w, c) (=|+=) the sum of dcol's rows into their pixels. */
 void mx_col2im(const mx_conv_geom *g, const float *dcol, float *dx, int batch, int accumulate);
 
+/* Direct convolution when each output sums few values (first layers on 1-3
+ * channels), where im2col + GEMM would mostly move 4-byte pieces around:
+ * z (batch * oh * ow, f) = conv(x, w) + bias; out = act(z) when given (may be z). */
+#define MX_CONV_DIRECT_KDIM 32
+int mx_conv_direct_ok(const mx_conv_geom *g);
+void mx_conv_direct(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act, float *z,
+                    float *out, int batch);
+
 /* Winograd F(2x2, 3x3) for 3x3, stride-1, undilated convolutions: 2.25x
  * fewer multiplications. Workspace: ws_fixed + batch * ws_per_sample floats. */
 int mx_winograd_ok(const mx_conv_geom *g);
@@ -30,6 +38,11 @@ int64_t mx_winograd_ws_per_sample(const mx_conv_geom *g);
  * (elementwise act, out may be z). */
 void mx_winograd_forward(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
                          float *z, float *out, float *ws, int batch);
+/* The same followed by 2x2 max pooling (stride 2, valid) in one pass: pooled
+ * (batch, oh/2, ow/2, f) = act(max over each window of conv + bias). act
+ * must be non-decreasing, so that it commutes with max. */
+void mx_winograd_forward_pool2(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
+                               float *pooled, float *ws, int batch);
 /* dw (3, 3, c, f) (=|+=) the weight gradient for dz; the workspace must
  * still hold the transformed input of the last forward pass. */
 void mx_winograd_weight_grad(const mx_conv_geom *g, const float *dz, float *dw, int accumulate, float *ws, int batch);

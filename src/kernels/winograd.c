@@ -135,6 +135,7 @@ typedef struct out_spec {
     mx_act act;
     float *z, *out; /* out: act(z), or NULL */
     int accumulate;
+    float *pooled;  /* instead: act(max of each 2x2 tile + bias), (batch, oh/2, ow/2, f) */
 } out_spec;
 
 /* Y = A^T M A for tiles [t0, t1): A^T = [1 1 1 0; 0 1 -1 -1]; outputs past
@@ -155,6 +156,15 @@ static void output_transform(const wino *q, const float *m, int64_t t0, int64_t 
                 s[1][j] = a[1][j] - a[2][j] - a[3][j];
             }
             mx_vf bias = o->bias ? load_n(o->bias + fb, n) : mx_vset1(0);
+            if (o->pooled) { /* a whole tile is a 2x2 pooling window; edge tiles are dropped */
+                if (y0 + 1 >= q->oh || x0 + 1 >= q->ow) continue;
+                mx_vf top = mx_vmax(s[0][0] + s[0][1] + s[0][2], s[0][1] - s[0][2] - s[0][3]);
+                mx_vf bot = mx_vmax(s[1][0] + s[1][1] + s[1][2], s[1][1] - s[1][2] - s[1][3]);
+                int64_t at = ((b * (q->oh / 2) + y0 / 2) * (q->ow / 2) + x0 / 2) * f + fb;
+                store_n(o->pooled + at, mx_vmax(top, bot) + bias, n);
+                mx_act_eltwise(o->act, o->pooled + at, o->pooled + at, n);
+                continue;
+            }
             for (int i = 0; i < 2; i++) {
                 if (y0 + i >= q->oh) break;
                 mx_vf y[2] = {s[i][0] + s[i][1] + s[i][2], s[i][1] - s[i][2] - s[i][3]};
@@ -206,7 +216,14 @@ static void run(const wino *q, const float *x, const float *w, const out_spec *o
 void mx_winograd_forward(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
                          float *z, float *out, float *ws, int batch) {
     wino q = forward_of(g);
-    out_spec o = {bias, act, z, out, 0};
+    out_spec o = {bias, act, z, out, 0, NULL};
+    run(&q, x, w, &o, ws, batch);
+}
+
+void mx_winograd_forward_pool2(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
+                               float *pooled, float *ws, int batch) {
+    wino q = forward_of(g);
+    out_spec o = {bias, act, NULL, NULL, 0, pooled};
     run(&q, x, w, &o, ws, batch);
 }
 
@@ -219,7 +236,7 @@ void mx_winograd_backward_data(const mx_conv_geom *g, const float *dz, const flo
             for (int64_t ci = 0; ci < g->c; ci++)
                 for (int64_t fi = 0; fi < g->f; fi++)
                     flipped[((ky * 3 + kx) * g->f + fi) * g->c + ci] = w[(((2 - ky) * 3 + 2 - kx) * g->c + ci) * g->f + fi];
-    out_spec o = {NULL, {MX_ACT_LINEAR, 0}, dx, NULL, accumulate};
+    out_spec o = {NULL, {MX_ACT_LINEAR, 0}, dx, NULL, accumulate, NULL};
     run(&q, dz, flipped, &o, ws, batch);
 }
 

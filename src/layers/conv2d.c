@@ -3,6 +3,7 @@
  * Winograd F(2x2, 3x3) (3x3 stride 1) or im2col + GEMM (the rest). */
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
+#include "kernels/pool.h"
 #include "kernels/vec.h"
 #include "layers/common.h"
 
@@ -39,7 +40,7 @@ static const mx_field conv2d_fields[] = {
 };
 
 /* how a call is computed, chosen in build from its geometry */
-enum { CONV_IM2COL, CONV_POINTWISE, CONV_WINOGRAD };
+enum { CONV_IM2COL, CONV_POINTWISE, CONV_WINOGRAD, CONV_DIRECT };
 
 typedef struct conv_state {
     mx_conv_geom g;
@@ -76,9 +77,12 @@ static int conv2d_build(mx_node *n) {
     g->kdim = (int64_t)g->kh * g->kw * g->c;
     /* 1x1 stride 1 is a plain GEMM on the input; 3x3 stride 1 with a few
      * channels or more goes through Winograd (2.25x fewer multiplications);
-     * anything else is im2col + GEMM */
+     * in inference, few values per output (first layers) are summed
+     * directly; anything else is im2col + GEMM, whose columns also serve
+     * the gradients. */
     st->path = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 ? CONV_POINTWISE
                : mx_winograd_ok(g) && g->c >= 4                      ? CONV_WINOGRAD
+               : mx_conv_direct_ok(g)                                ? CONV_DIRECT
                                                                      : CONV_IM2COL;
     int64_t kd[4] = {g->kh, g->kw, g->c, g->f}, bd[1] = {g->f};
     int64_t rf = (int64_t)g->kh * g->kw; /* receptive field, Keras fan computation */
@@ -97,6 +101,48 @@ static int conv2d_build(mx_node *n) {
     return mx_node_set_output(n, 0, 3, od);
 }
 
+/* Inference with the 2x2 max pooling that follows done here: one image at a
+ * time per thread, so its full-size output is pooled while still in cache. */
+typedef struct pooled_job {
+    const mx_node *n;
+    const float *w, *bias;
+} pooled_job;
+
+static void pooled_range(void *p, int64_t b0, int64_t b1) {
+    const pooled_job *j = p;
+    const mx_node *n = j->n;
+    const conv_state *st = n->state;
+    const mx_conv_geom *g = &st->g;
+    const int64_t pix = g->oh * g->ow;
+    for (int64_t b = b0; b < b1; b++) {
+        const float *x = n->in[0]->data + b * g->h * g->w * g->c;
+        float *col = n->ws + b * pix * g->kdim, *z = n->z->data + b * pix * g->f;
+        if (st->path == CONV_DIRECT) {
+            mx_conv_direct(g, x, j->w, j->bias, n->layer->act, z, z, 1);
+        } else {
+            const float *a = x;
+            if (st->path == CONV_IM2COL) {
+                mx_im2col(g, x, col, 1);
+                a = col;
+            }
+            mx_gemm_epilogue epi = {j->bias, n->layer->act, z};
+            mx_gemm_ex(0, 0, pix, g->f, g->kdim, a, g->kdim, j->w, g->f, z, g->f, 0, &epi);
+        }
+        mx_maxpool_2x2(z, g->oh, g->ow, g->f, n->pool_into->z->data + b * (g->oh / 2) * (g->ow / 2) * g->f);
+    }
+}
+
+static void forward_pooled(const mx_node *n, const float *w, const float *bias, int batch) {
+    const conv_state *st = n->state;
+    if (st->path == CONV_WINOGRAD) {
+        mx_winograd_forward_pool2(&st->g, n->in[0]->data, w, bias, n->layer->act, n->pool_into->z->data, n->ws,
+                                  batch);
+        return;
+    }
+    pooled_job j = {n, w, bias};
+    mx_parallel_for(batch, 1, pooled_range, &j);
+}
+
 static void conv2d_forward(mx_node *n, const mx_exec *ex) {
     conv2d_cfg *c = n->layer->cfg;
     const conv_state *st = n->state;
@@ -104,18 +150,31 @@ static void conv2d_forward(mx_node *n, const mx_exec *ex) {
     int64_t rows = ex->batch * g->oh * g->ow;
     const float *w = n->layer->params[0]->data, *bias = c->use_bias ? n->layer->params[1]->data : NULL;
     float *out = mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL;
+    if (n->pool_into && !ex->training) {
+        forward_pooled(n, w, bias, ex->batch);
+        return;
+    }
     if (st->path == CONV_WINOGRAD) {
         mx_winograd_forward(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, n->ws, ex->batch);
         return;
     }
+    if (st->path == CONV_DIRECT && !ex->training) { /* training keeps im2col's columns for dW */
+        mx_conv_direct(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, ex->batch);
+        return;
+    }
     const float *a = n->in[0]->data; /* (rows, kdim) */
-    if (st->path == CONV_IM2COL) {
+    if (st->path == CONV_IM2COL || st->path == CONV_DIRECT) {
         mx_im2col(g, n->in[0]->data, n->ws, ex->batch);
         a = n->ws;
     }
     /* z (rows, f) = col W, then bias and activation while each block is in cache */
     mx_gemm_epilogue epi = {bias, n->layer->act, out};
     mx_gemm_ex(0, 0, rows, g->f, g->kdim, a, g->kdim, w, g->f, n->z->data, g->f, 0, &epi);
+}
+
+static int conv2d_can_pool(const mx_node *n) {
+    MX_UNUSED(n);
+    return 1;
 }
 
 static void conv2d_backward(mx_node *n, const mx_exec *ex) {
@@ -127,11 +186,12 @@ static void conv2d_backward(mx_node *n, const mx_exec *ex) {
     mx_param *w = n->layer->params[0];
     mx_value *in = n->in[0];
     if (w->grad) {
-        if (st->path == CONV_WINOGRAD) /* from the transformed input the forward pass left in ws */
+        if (st->path == CONV_WINOGRAD) { /* from the transformed input the forward pass left in ws */
             mx_winograd_weight_grad(g, dz, w->grad, n->param_acc, n->ws, ex->batch);
-        else /* dW (kdim, f) = col^T dz */
+        } else { /* dW (kdim, f) = col^T dz */
             mx_gemm(1, 0, g->kdim, g->f, rows, st->path == CONV_POINTWISE ? in->data : n->ws, g->kdim, dz, g->f,
                     w->grad, g->f, n->param_acc);
+        }
     }
     if (c->use_bias && n->layer->params[1]->grad)
         mx_vec_sum_rows(dz, n->layer->params[1]->grad, rows, g->f, n->param_acc);
@@ -157,4 +217,5 @@ const mx_layer_type mx_layer_conv2d = {
     .build = conv2d_build,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
+    .can_pool = conv2d_can_pool,
 };

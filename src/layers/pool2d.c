@@ -180,7 +180,17 @@ static void avg_backward_range(void *p, int64_t b0, int64_t b1) {
     }
 }
 
+extern const mx_layer_type mx_layer_max_pooling2d;
+
+int mx_pool_is_2x2(const mx_node *n) {
+    if (n->layer->type != &mx_layer_max_pooling2d) return 0;
+    const pool_geom *g = n->state;
+    return g->ph == 2 && g->pw == 2 && g->sh == 2 && g->sw == 2 && g->pad_top == 0 && g->pad_left == 0 &&
+           g->oh == g->h / 2 && g->ow == g->w / 2;
+}
+
 static void max_forward(mx_node *n, const mx_exec *ex) {
+    if (n->pooled_by_producer) return; /* done by the convolution before it */
     /* the argmax is only needed for a backward pass */
     pool_job j = {n->state, n->in[0]->data, n->z->data, ex->training ? (int32_t *)n->ws : NULL, NULL, NULL, 0};
     mx_parallel_for(ex->batch, 1, max_forward_range, &j);
