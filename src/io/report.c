@@ -42,6 +42,7 @@ static const char CSS[] =
     ".cmd::before{content:\"$ \";color:var(--muted)}\n"
     "section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 20px;margin:16px 0}\n"
     "h2{margin:0 0 14px;font-size:17px;font-weight:600}\n"
+    "summary{cursor:pointer}summary h2{display:inline-block;margin-bottom:0}details[open] summary h2{margin-bottom:14px}\n"
     ".note{margin:12px 0 0;color:var(--muted);font-size:14px}\n"
     ".pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:0 16px;align-items:start}\n"
     ".pair section{margin:0 0 16px}\n"
@@ -319,14 +320,15 @@ static void curves(FILE *f, const mx_history *h) {
     fputs("</section>\n", f);
 }
 
-/* Validation columns only when some epoch was validated. */
+/* Validation columns only when some epoch was validated; a long run's table
+ * starts folded (the curves above show it at a glance). */
 static void epoch_table(FILE *f, const mx_history *h) {
     int val = 0;
     for (int i = 0; i < h->n; i++) val |= isfinite(h->epochs[i].val_loss) || isfinite(h->epochs[i].val_accuracy);
-    fprintf(f, "<section><h2>Epochs</h2><div class=\"scroll\"><table class=\"epochs\">\n"
+    fprintf(f, "<section><details%s><summary><h2>Epochs</h2></summary><div class=\"scroll\"><table class=\"epochs\">\n"
                "<thead><tr><th>Epoch</th><th>Loss</th><th>Accuracy</th>%s<th>Seconds</th><th>Samples/s</th></tr>"
                "</thead><tbody>\n",
-            val ? "<th>Val loss</th><th>Val accuracy</th>" : "");
+            h->n <= 20 ? " open" : "", val ? "<th>Val loss</th><th>Val accuracy</th>" : "");
     for (int i = 0; i < h->n; i++) {
         const mx_epoch_stats *e = &h->epochs[i];
         int best = h->best_epoch > 0 && e->epoch == h->best_epoch;
@@ -347,7 +349,7 @@ static void epoch_table(FILE *f, const mx_history *h) {
         num(f, "%.0f", e->samples_per_s);
         fputs("</td></tr>\n", f);
     }
-    fputs("</tbody></table></div></section>\n", f);
+    fputs("</tbody></table></div></details></section>\n", f);
 }
 
 /* ---- confusion matrix ---------------------------------------------------- */
