@@ -1,6 +1,6 @@
 /* progress.c: the live progress bar of `mlexp train`. On a terminal one
  * line is redrawn at most ten times a second; otherwise (logs, CI) a plain
- * line is printed every fifth of an epoch. */
+ * line at most every ten seconds, besides the line per epoch. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"
 
@@ -32,8 +32,8 @@ static void eta(double s, char *buf, size_t n) {
 
 void cli_progress_batch(const mx_fit_progress *p, void *user) {
     (void)user;
-    static double last;
-    static int last_fifth = -1, tty = -1;
+    static double last = -1;
+    static int tty = -1;
     if (tty < 0) tty = isatty(fileno(stderr));
     int done = p->step == p->steps;
     double t = now();
@@ -52,10 +52,9 @@ void cli_progress_batch(const mx_fit_progress *p, void *user) {
         fflush(stderr);
         return;
     }
-    int fifth = (int)(5 * p->step / p->steps);
-    if (p->step == 1) last_fifth = 0;
-    if (fifth == last_fifth || done) return;
-    last_fifth = fifth;
+    if (p->step == 1 && last < 0) last = t;
+    if (done || t - last < 10) return;
+    last = t;
     fprintf(stderr, "Epoch %d/%d  %lld/%lld  loss %.4f  acc %.4f  %.0f img/s  ETA %s\n", p->epoch, p->epochs,
             (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, e);
 }

@@ -375,6 +375,26 @@ int mx_model_output_shape(const mx_model *m, int i, int64_t *shape) {
     return i >= 0 && i < m->n_outputs ? value_shape(m->outputs[i], shape) : -1;
 }
 
+int64_t mx_model_weights_size(const mx_model *m) {
+    int64_t n = 0;
+    for (int i = 0; i < m->n_params; i++) n += m->params[i]->size;
+    return n;
+}
+
+void mx_model_weights_get(const mx_model *m, float *dst) {
+    for (int i = 0; i < m->n_params; i++) {
+        memcpy(dst, m->params[i]->data, sizeof(float) * (size_t)m->params[i]->size);
+        dst += m->params[i]->size;
+    }
+}
+
+void mx_model_weights_set(mx_model *m, const float *src) {
+    for (int i = 0; i < m->n_params; i++) {
+        memcpy(m->params[i]->data, src, sizeof(float) * (size_t)m->params[i]->size);
+        src += m->params[i]->size;
+    }
+}
+
 mx_param_counts mx_model_param_counts(const mx_model *m) {
     mx_param_counts c = {0, 0};
     for (int i = 0; i < m->n_params; i++) {

@@ -179,7 +179,6 @@ struct mx_model {
     int keep_preactivations;           /* store z apart even where the activation could run in place */
     int plan_batch, plan_training;
     float *plan_mem;
-    size_t plan_floats;
     float *targets;                    /* (batch, output size) targets of output 0 */
     /* compile */
     int compiled;
@@ -188,9 +187,6 @@ struct mx_model {
     float *opt_mem;
     int64_t iterations;                /* optimizer steps taken */
     int profile;                       /* time every node (mx_model_profile) */
-    int naming_counter_cap;
-    char (*used_names)[MX_NAME_MAX];
-    int n_used_names;
 };
 
 /* ---- building (graph/graph.c) ---- */

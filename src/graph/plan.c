@@ -121,7 +121,6 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
     float *mem = mx_alloc_array((size_t)total, sizeof(float));
     if (!mem) return mx_fail_context("planning batch %d: ", batch);
     m->plan_mem = mem;
-    m->plan_floats = (size_t)total;
     m->plan_batch = batch;
     m->plan_training = training;
 

@@ -345,6 +345,15 @@ static const mx_field *find_field(const mx_field *fields, const char *key) {
     return NULL;
 }
 
+/* An earlier field that stores into the same place (Keras 2 and 3 names for
+ * one option, e.g. batch_input_shape and batch_shape), or NULL. */
+static const mx_field *alias_of(const mx_field *fields, const mx_field *f) {
+    if (f->kind == MX_FIELD_ACT || f->kind == MX_FIELD_NULL || f->kind == MX_FIELD_IGNORE) return NULL;
+    for (const mx_field *g = fields; g != f; g++)
+        if (g->kind == f->kind && g->offset == f->offset) return g;
+    return NULL;
+}
+
 int mx_config_read(mx_layer *l, json_t *config) {
     const mx_field *fields = l->type->fields;
     if (config && !json_is_object(config)) return mx_fail("config must be an object");
@@ -367,12 +376,8 @@ int mx_config_read(mx_layer *l, json_t *config) {
         json_t *owned = NULL;
         if (!val) {
             /* an alias sharing storage with an earlier field keeps that value */
-            int aliased = 0;
-            for (const mx_field *g = fields; g != f; g++)
-                if (g->kind == f->kind && g->offset == f->offset && f->kind != MX_FIELD_ACT &&
-                    f->kind != MX_FIELD_NULL && f->kind != MX_FIELD_IGNORE && json_object_get(config, g->key))
-                    aliased = 1;
-            if (aliased) continue;
+            const mx_field *g = alias_of(fields, f);
+            if (g && json_object_get(config, g->key)) continue;
             if (!f->def) return mx_fail("missing required config '%s'", f->key);
             json_error_t e;
             owned = json_loads(f->def, JSON_DECODE_ANY, &e);
@@ -437,12 +442,7 @@ json_t *mx_config_write(const mx_layer *l) {
     json_object_set_new(c, "dtype", json_string("float32"));
     const mx_field *fields = l->type->fields;
     for (const mx_field *f = fields; f->key; f++) {
-        int alias = 0;
-        for (const mx_field *g = fields; g != f; g++)
-            if (g->kind == f->kind && g->offset == f->offset && f->kind != MX_FIELD_ACT && f->kind != MX_FIELD_NULL &&
-                f->kind != MX_FIELD_IGNORE)
-                alias = 1;
-        if (alias) continue;
+        if (alias_of(fields, f)) continue; /* written under the first name */
         json_t *v = write_field(l, f);
         if (v) json_object_set_new(c, f->key, v);
     }

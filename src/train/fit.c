@@ -33,26 +33,6 @@ void mx_eval_result_free(mx_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-int64_t mx_model_weights_size(const mx_model *m) {
-    int64_t n = 0;
-    for (int i = 0; i < m->n_params; i++) n += m->params[i]->size;
-    return n;
-}
-
-void mx_model_weights_get(const mx_model *m, float *dst) {
-    for (int i = 0; i < m->n_params; i++) {
-        memcpy(dst, m->params[i]->data, sizeof(float) * (size_t)m->params[i]->size);
-        dst += m->params[i]->size;
-    }
-}
-
-void mx_model_weights_set(mx_model *m, const float *src) {
-    for (int i = 0; i < m->n_params; i++) {
-        memcpy(m->params[i]->data, src, sizeof(float) * (size_t)m->params[i]->size);
-        src += m->params[i]->size;
-    }
-}
-
 /* The dataset must fit input 0 and, for classification, output 0. */
 static int check_data(const mx_model *m, const mx_dataset *d, const char *what) {
     const mx_value *in = m->inputs[0];
