@@ -73,14 +73,11 @@ $(OUT)/%.o: %.c
 
 -include $(ENGINE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-# The README's two commands.
+# The README's two commands, also as make targets.
 demo:
-	./scripts/setup.sh
-	$(MAKE) BUILD=release all
 	./scripts/demo.sh
 
 test:
-	./scripts/setup.sh --test
 	./scripts/test.sh
 
 bench:

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# test.sh: build and run every test twice: gcc optimised (-O3), then clang
-# with AddressSanitizer and UndefinedBehaviorSanitizer. Each suite is the
-# engine tests (build/*/mx_tests) and the command line tests
-# (tests/cli_test.sh). The last line sums them: "N passed, N failed".
+# test.sh: install what the tests need (scripts/setup.sh --test), then build
+# and run every test twice: gcc optimised (-O3), then clang with
+# AddressSanitizer and UndefinedBehaviorSanitizer. Each suite is the engine
+# tests (build/*/mx_tests) and the command line tests (tests/cli_test.sh).
+# The last line sums them: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
+if ! ./scripts/setup.sh --test; then
+  echo "setup failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 export MX_ROOT=$PWD MLEXP_DATA=$PWD/data
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 jobs=$(nproc 2>/dev/null || echo 2)
