@@ -84,18 +84,48 @@ mx_dataset *mx_idx_load(const char *images_path, const char *labels_path);
  *                    last grid row of each digit is the test split */
 mx_dataset *mx_dataset_load(const char *name, const char *split, const char *dir);
 
-/* Random small affine distortions of images (NHWC samples), off when all zero. */
+/* Random distortions of images (NHWC samples, raw 0..255), off when all
+ * zero: small affine maps (as for digits) and the flips, quarter turns and
+ * colour jitter of the upstream rock-paper-scissors pipeline. */
 typedef struct mx_augment {
     float shift;      /* max shift as a fraction of width/height */
     float rotation;   /* max rotation in degrees */
     float zoom;       /* max relative scale change */
+    int flip_horizontal, flip_vertical; /* each with probability 1/2 */
+    int rotate90;     /* a random number of quarter turns (square images) */
+    float brightness; /* max added delta, as a fraction of 255 (tf.image.random_brightness) */
+    float contrast;   /* factor drawn from [1 - contrast, 1 + contrast] about each channel's mean */
+    float hue;        /* max hue shift as a fraction of the colour wheel, RGB only (tf.image.random_hue) */
 } mx_augment;
+
+/* Whether any distortion is switched on. */
+int mx_augment_active(const mx_augment *a);
 
 /* Distort `n` images of shape (h, w, c) from src into dst. Sample i uses a
  * random stream derived from (seed, first + i), so results do not depend on
  * batching or threads. */
 void mx_augment_images(const mx_augment *a, const float *src, float *dst, int64_t n,
                        int h, int w, int c, uint64_t seed, int64_t first);
+
+/* ---- images ------------------------------------------------------------ */
+
+/* Decode a PNG or JPEG file into (h, w, channels) floats 0..255; channels is
+ * 1 (gray) or 3 (RGB), converted as needed (alpha dropped). */
+mx_tensor *mx_image_load(const char *path, int channels);
+
+typedef enum mx_resize { MX_RESIZE_BILINEAR, MX_RESIZE_NEAREST, MX_RESIZE_AREA } mx_resize;
+/* Parse "bilinear", "nearest" or "area"; -1 if unknown. */
+int mx_resize_parse(const char *name);
+/* (h, w, c) to (oh, ow, c). Bilinear and nearest sample at pixel centres
+ * (TensorFlow 2's tf.image.resize); area averages each output pixel's
+ * footprint, the right choice for shrinking photos. */
+void mx_image_resize(const float *src, int h, int w, int c, float *dst, int oh, int ow, mx_resize method);
+
+/* An image folder: dir/<class>/<files> (.png, .jpg, .jpeg, any case). Classes
+ * are the subfolder names in sorted order (as Keras's
+ * image_dataset_from_directory); every image is resized to (h, w) with
+ * `channels` channels, raw 0..255. Files in sorted order within a class. */
+mx_dataset *mx_image_folder_load(const char *dir, int h, int w, int channels, mx_resize method);
 
 /* ---- models ------------------------------------------------------------ */
 

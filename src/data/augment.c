@@ -63,10 +63,15 @@ static void warp_range(void *p, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) warp_one(p, i);
 }
 
+int mx_augment_active(const mx_augment *a) {
+    return a && (a->shift != 0 || a->rotation != 0 || a->zoom != 0 || a->flip_horizontal || a->flip_vertical ||
+                 a->rotate90 || a->brightness != 0 || a->contrast != 0 || a->hue != 0);
+}
+
 void mx_augment_images(const mx_augment *a, const float *src, float *dst, int64_t n, int h, int w, int c,
                        uint64_t seed, int64_t first) {
     if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return;
-    if (!a || (a->shift == 0 && a->rotation == 0 && a->zoom == 0)) {
+    if (!mx_augment_active(a)) {
         if (src != dst) memmove(dst, src, sizeof(float) * (size_t)(n * h * w * c));
         return;
     }

@@ -98,7 +98,6 @@ static void load_batch(mx_model *m, const mx_dataset *d, const int64_t *idx, int
     }
 }
 
-static int has_augment(const mx_augment *a) { return a && (a->shift != 0 || a->rotation != 0 || a->zoom != 0); }
 
 /* mean loss and accuracy over a dataset in inference mode */
 static int run_eval(mx_model *m, const mx_dataset *d, float scale, float offset, int batch, double *loss, double *acc,
@@ -226,7 +225,7 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
     if (o->batch_size <= 0) return mx_fail("fit: batch size must be positive, got %d", o->batch_size);
     if (o->epochs < 0) return mx_fail("fit: epochs must not be negative");
     if (check_data(m, train, "training data")) return -1;
-    if (has_augment(o->augment) && train->rank != 3) return mx_fail("fit: augmentation needs (height, width, channels) images");
+    if (mx_augment_active(o->augment) && train->rank != 3) return mx_fail("fit: augmentation needs (height, width, channels) images");
 
     /* Keras's validation_split takes the last samples, before shuffling */
     mx_dataset tr = *train, val_split;
@@ -247,11 +246,11 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
 
     int64_t ss = mx_dataset_sample_size(&tr);
     int64_t *perm = mx_alloc_array((size_t)tr.n, sizeof(int64_t));
-    float *staging = has_augment(o->augment) ? mx_alloc_array((size_t)(o->batch_size * ss), sizeof(float)) : NULL;
+    float *staging = mx_augment_active(o->augment) ? mx_alloc_array((size_t)(o->batch_size * ss), sizeof(float)) : NULL;
     int64_t nw = mx_model_weights_size(m);
     float *best_w = o->restore_best_weights ? mx_alloc_array((size_t)MX_MAX(nw, 1), sizeof(float)) : NULL;
     mx_epoch_stats *grown = mx_alloc_array((size_t)(history->n + o->epochs + 1), sizeof(mx_epoch_stats));
-    if (!perm || (has_augment(o->augment) && !staging) || (o->restore_best_weights && !best_w) || !grown) {
+    if (!perm || (mx_augment_active(o->augment) && !staging) || (o->restore_best_weights && !best_w) || !grown) {
         mx_free(perm);
         mx_free(staging);
         mx_free(best_w);
@@ -284,7 +283,7 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
         for (int64_t s = 0; s < steps; s++) {
             int count = (int)MX_MIN((int64_t)o->batch_size, tr.n - s * o->batch_size);
             load_batch(m, &tr, perm + s * o->batch_size, count, o->scale, o->offset,
-                       has_augment(o->augment) ? o->augment : NULL, staging, o->seed, epoch);
+                       mx_augment_active(o->augment) ? o->augment : NULL, staging, o->seed, epoch);
             loss_sum += mx_train_step(m, count, o->seed, &correct, &total) * count;
             seen += count;
             pr.step = s + 1;
