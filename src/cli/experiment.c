@@ -47,7 +47,8 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
                                       "model", "training", NULL};
     static const char *const ds[] = {"name", "validation", "validation_split", NULL};
     static const char *const pre[] = {"scale", "offset", NULL};
-    static const char *const aug[] = {"shift", "rotation", "zoom", NULL};
+    static const char *const aug[] = {"shift", "rotation", "zoom", "flip_horizontal", "flip_vertical", "rotate90",
+                                      "brightness", "contrast", "hue", NULL};
     static const char *const tr[] = {"epochs", "batch_size", "seed", "shuffle", "optimizer", "loss", "metrics",
                                      "early_stopping", NULL};
     static const char *const es[] = {"patience", "restore_best_weights", "min_delta", NULL};
@@ -81,11 +82,14 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
     e->scale = (float)s;
     e->offset = (float)o;
     if (json_is_object(augm)) {
-        double sh = 0, rot = 0, zm = 0;
+        double sh = 0, rot = 0, zm = 0, br = 0, co = 0, hue = 0;
         if (get_num(augm, "shift", 0, 0, 0.5, &sh, "augmentation") || get_num(augm, "rotation", 0, 0, 180, &rot, "augmentation") ||
-            get_num(augm, "zoom", 0, 0, 0.9, &zm, "augmentation"))
+            get_num(augm, "zoom", 0, 0, 0.9, &zm, "augmentation") || get_num(augm, "brightness", 0, 0, 1, &br, "augmentation") ||
+            get_num(augm, "contrast", 0, 0, 1, &co, "augmentation") || get_num(augm, "hue", 0, 0, 0.5, &hue, "augmentation"))
             return mx_fail_context("%s: ", path);
-        e->augment = (mx_augment){(float)sh, (float)rot, (float)zm};
+        e->augment = (mx_augment){(float)sh, (float)rot, (float)zm, json_is_true(json_object_get(augm, "flip_horizontal")),
+                                  json_is_true(json_object_get(augm, "flip_vertical")),
+                                  json_is_true(json_object_get(augm, "rotate90")), (float)br, (float)co, (float)hue};
     }
     e->model_json = json_dumps(model, JSON_COMPACT);
     if (!e->model_json) return mx_fail("%s: cannot serialise the model", path);
