@@ -548,11 +548,11 @@ static float *images(int64_t n, int h, int w, int c, uint64_t seed) {
     return x;
 }
 
-static const mx_augment g_aug = {0.1f, 15.0f, 0.1f};
+static const mx_augment g_aug = {.shift = 0.1f, .rotation = 15.0f, .zoom = 0.1f};
 
 MX_TEST(data_augment_zero_copies) {
     float *x = images(4, 9, 7, 2, 1), *y = calloc(4 * 9 * 7 * 2, sizeof(float));
-    mx_augment none = {0, 0, 0};
+    mx_augment none = {0};
     mx_augment_images(&none, x, y, 4, 9, 7, 2, 42, 0);
     CHECK(memcmp(x, y, sizeof(float) * 4 * 9 * 7 * 2) == 0);
     free(x);
@@ -604,7 +604,7 @@ static float *blobs(int64_t n) {
 MX_TEST(data_augment_shift_moves_mass) {
     const int64_t n = 400;
     float *x = blobs(n), *y = malloc(sizeof(float) * (size_t)n * 1600);
-    mx_augment shift = {0.1f, 0, 0}; /* up to 4 pixels each way */
+    mx_augment shift = {.shift = 0.1f}; /* up to 4 pixels each way */
     mx_augment_images(&shift, x, y, n, 40, 40, 1, 3, 0);
     double x0, y0, m0, sum_dx = 0, sum_dy = 0, sum_adx = 0, max_d = 0;
     moments(x, 40, 40, &x0, &y0, &m0);
@@ -630,7 +630,7 @@ MX_TEST(data_augment_shift_moves_mass) {
 MX_TEST(data_augment_rotation_zoom_keep_centre) {
     const int64_t n = 50;
     float *x = blobs(n), *y = malloc(sizeof(float) * (size_t)n * 1600);
-    mx_augment rz = {0, 30.0f, 0.2f};
+    mx_augment rz = {.rotation = 30.0f, .zoom = 0.2f};
     mx_augment_images(&rz, x, y, n, 40, 40, 1, 5, 0);
     double x0, y0, m0;
     moments(x, 40, 40, &x0, &y0, &m0);

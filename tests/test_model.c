@@ -260,7 +260,7 @@ static float *train_small(int threads, int epochs, int split_at, const char *dir
     mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_ADAM);
     o.learning_rate = 0.01f;
     mx_model_compile(m, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o);
-    mx_augment aug = {0.1f, 10, 0.1f};
+    mx_augment aug = {.shift = 0.1f, .rotation = 10, .zoom = 0.1f};
     mx_fit_options f = mx_fit_defaults();
     f.batch_size = 16;
     f.seed = 9;
