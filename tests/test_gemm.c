@@ -211,7 +211,7 @@ MX_TEST(gemm_epilogue) {
             mx_rng_seed(&r, 7 + s);
             float *a = filled(M * MX_MAX(K, 1), &r), *b = filled(MX_MAX(K, 1) * N, &r), *bias = filled(N, &r);
             float *c1 = filled(M * N, &r), *c2 = filled(M * N, &r), *out = filled(M * N, &r);
-            mx_act act = {MX_ACT_RELU, 0};
+            mx_act act = {.kind = MX_ACT_RELU};
             mx_gemm_epilogue e = {bias, act, out};
             mx_gemm_ex(0, 0, M, N, K, a, K, b, N, c1, N, 0, &e);
             mx_gemm(0, 0, M, N, K, a, K, b, N, c2, N, 0);

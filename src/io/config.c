@@ -273,9 +273,34 @@ static int read_field(mx_layer *l, const mx_field *f, json_t *v) {
         if (read_int(v, (int *)base)) return mx_fail("'%s' must be an integer", f->key);
         return 0;
     case MX_FIELD_FLOAT:
+    case MX_FIELD_FLOAT_OR_NULL:
+        if (f->kind == MX_FIELD_FLOAT_OR_NULL && json_is_null(v)) {
+            *(float *)base = NAN;
+            return 0;
+        }
         if (!json_is_number(v)) return mx_fail("'%s' must be a number", f->key);
         *(float *)base = (float)json_number_value(v);
         return 0;
+    case MX_FIELD_PADS: {
+        int *p = (int *)base, a, b;
+        if (!read_int(v, &a)) {
+            p[0] = p[1] = p[2] = p[3] = a;
+        } else if (json_is_array(v) && json_array_size(v) == 2 && !read_int(json_array_get(v, 0), &a) &&
+                   !read_int(json_array_get(v, 1), &b)) {
+            p[0] = p[1] = a;
+            p[2] = p[3] = b;
+        } else if (json_is_array(v) && json_array_size(v) == 2 && json_array_size(json_array_get(v, 0)) == 2 &&
+                   json_array_size(json_array_get(v, 1)) == 2) {
+            for (int i = 0; i < 4; i++)
+                if (read_int(json_array_get(json_array_get(v, (size_t)(i / 2)), (size_t)(i % 2)), &p[i]))
+                    return mx_fail("'%s' must hold integers", f->key);
+        } else {
+            return mx_fail("'%s' must be an integer, [rows, cols] or [[top, bottom], [left, right]]", f->key);
+        }
+        for (int i = 0; i < 4; i++)
+            if (p[i] < 0 || p[i] > 65536) return mx_fail("'%s' entries must be from 0 to 65536", f->key);
+        return 0;
+    }
     case MX_FIELD_BOOL:
         if (!json_is_boolean(v)) return mx_fail("'%s' must be true or false", f->key);
         *(int *)base = json_is_true(v);
@@ -406,6 +431,11 @@ static json_t *write_field(const mx_layer *l, const mx_field *f) {
     switch (f->kind) {
     case MX_FIELD_INT: return json_integer(*(const int *)base);
     case MX_FIELD_FLOAT: return real(*(const float *)base);
+    case MX_FIELD_FLOAT_OR_NULL: return isnan(*(const float *)base) ? json_null() : real(*(const float *)base);
+    case MX_FIELD_PADS: {
+        const int *p = (const int *)base;
+        return json_pack("[[i, i], [i, i]]", p[0], p[1], p[2], p[3]);
+    }
     case MX_FIELD_BOOL: return json_boolean(*(const int *)base);
     case MX_FIELD_ENUM: return json_string(f->names[*(const int *)base]);
     case MX_FIELD_INTS: {

@@ -25,11 +25,18 @@ static const struct {
 int mx_act_parse(const char *name, mx_act *out) {
     for (size_t i = 0; i < sizeof g_names / sizeof g_names[0]; i++)
         if (strcmp(g_names[i].name, name) == 0) {
-            out->kind = g_names[i].kind;
-            out->alpha = out->kind == MX_ACT_LEAKY_RELU ? 0.2f : 1.0f;
+            *out = (mx_act){g_names[i].kind, g_names[i].kind == MX_ACT_LEAKY_RELU ? 0.2f : 1.0f, INFINITY, 0};
             return 0;
         }
     return -1;
+}
+
+mx_act mx_act_relu(float max_value, float negative_slope, float threshold) {
+    if (threshold == 0 && negative_slope == 0 && isinf(max_value)) return (mx_act){MX_ACT_RELU, 0, INFINITY, 0};
+    if (threshold == 0 && negative_slope == 0 && max_value == 6) return (mx_act){MX_ACT_RELU6, 0, INFINITY, 0};
+    if (threshold == 0 && negative_slope > 0 && isinf(max_value))
+        return (mx_act){MX_ACT_LEAKY_RELU, negative_slope, INFINITY, 0};
+    return (mx_act){MX_ACT_RELU_X, negative_slope, max_value, threshold};
 }
 
 const char *mx_act_name(mx_act_kind kind) {
@@ -59,6 +66,7 @@ static float act1(mx_act a, float x) {
     case MX_ACT_SWISH: return x * sigmoidf(x);
     case MX_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case MX_ACT_EXPONENTIAL: return expf(x);
+    case MX_ACT_RELU_X: return x > a.threshold ? fminf(x, a.max_value) : a.alpha * (x - a.threshold);
     case MX_ACT_SOFTMAX:
     case MX_ACT_COUNT: break;
     }
@@ -117,6 +125,7 @@ static float dact1(mx_act a, float x, float y) {
         return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) +
                x * 0.39894228040143268f * expf(-0.5f * x * x);
     case MX_ACT_EXPONENTIAL: return y;
+    case MX_ACT_RELU_X: return x > a.threshold ? (x < a.max_value ? 1.0f : 0.0f) : a.alpha;
     case MX_ACT_SOFTMAX:
     case MX_ACT_COUNT: break;
     }

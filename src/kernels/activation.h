@@ -22,13 +22,19 @@ typedef enum mx_act_kind {
     MX_ACT_SWISH,        /* x * sigmoid(x), Keras "swish" / "silu" */
     MX_ACT_GELU,         /* exact (erf) form, Keras default approximate=False */
     MX_ACT_EXPONENTIAL,
+    MX_ACT_RELU_X,       /* Keras's ReLU layer: x > threshold ? min(x, max_value) : alpha (x - threshold) */
     MX_ACT_COUNT
 } mx_act_kind;
 
 typedef struct mx_act {
     mx_act_kind kind;
-    float alpha; /* leaky_relu slope, elu alpha */
+    float alpha;              /* leaky_relu and ReLU-layer slope, elu alpha */
+    float max_value, threshold; /* MX_ACT_RELU_X */
 } mx_act;
+
+/* Keras's ReLU(max_value, negative_slope, threshold) as the simplest kind
+ * that computes it (relu, relu6, leaky_relu or the general form). */
+mx_act mx_act_relu(float max_value, float negative_slope, float threshold);
 
 /* Parse a Keras activation name; -1 if unknown. */
 int mx_act_parse(const char *name, mx_act *out);

@@ -236,7 +236,7 @@ void mx_winograd_backward_data(const mx_conv_geom *g, const float *dz, const flo
             for (int64_t ci = 0; ci < g->c; ci++)
                 for (int64_t fi = 0; fi < g->f; fi++)
                     flipped[((ky * 3 + kx) * g->f + fi) * g->c + ci] = w[(((2 - ky) * 3 + 2 - kx) * g->c + ci) * g->f + fi];
-    out_spec o = {NULL, {MX_ACT_LINEAR, 0}, dx, NULL, accumulate, NULL};
+    out_spec o = {NULL, {.kind = MX_ACT_LINEAR}, dx, NULL, accumulate, NULL};
     run(&q, dz, flipped, &o, ws, batch);
 }
 

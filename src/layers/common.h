@@ -3,6 +3,7 @@
 #define MX_LAYERS_COMMON_H
 
 #include "graph/graph.h"
+#include "kernels/conv.h"
 #include "layers/config.h"
 
 #include <stddef.h>
@@ -14,6 +15,15 @@
 /* TensorFlow's output size and leading padding for one spatial axis.
  * same: out = ceil(in / s), padding split with the extra pixel after. */
 int mx_conv_out(int64_t in, int k, int s, int d, int padding, int64_t *out, int *pad_before);
+
+/* The geometry of a 2-D convolution (or pooling) window over the last three
+ * axes (height, width, channels) of input 0; leading axes beyond those count
+ * as more images (*lead of them per sample), as Keras allows. Checks the
+ * options and names what is wrong. */
+int mx_conv_geometry(const mx_node *n, const int kernel[2], const int strides[2], const int dilation[2], int padding,
+                     int data_format, int64_t filters, mx_conv_geom *g, int64_t *lead);
+/* out[0] = input's leading axes + (oh, ow, f) */
+int mx_conv_set_output(mx_node *n, const mx_conv_geom *g);
 
 /* z = in[0] and its gradient back: layers that only reinterpret the shape
  * (Flatten, Reshape) or whose whole work is the fused activation. */

@@ -11,11 +11,13 @@ typedef enum mx_field_kind {
     MX_FIELD_END = 0,
     MX_FIELD_INT,      /* int */
     MX_FIELD_FLOAT,    /* float */
+    MX_FIELD_FLOAT_OR_NULL, /* float; null is stored as NAN */
     MX_FIELD_BOOL,     /* int, 0 or 1 */
     MX_FIELD_ENUM,     /* int index into names (a string in JSON) */
     MX_FIELD_INTS,     /* int[n]; JSON int (repeated) or list of n ints */
     MX_FIELD_SHAPE,    /* mx_shape_cfg; list of ints or nulls (stored as -1) */
     MX_FIELD_AXES,     /* mx_shape_cfg; int or list of ints (may be negative) */
+    MX_FIELD_PADS,     /* int[4] top, bottom, left, right; JSON n, [h, w] or [[t, b], [l, r]] */
     MX_FIELD_ACT,      /* the layer's fused activation (layer->act) */
     MX_FIELD_INIT,     /* mx_init */
     MX_FIELD_REG,      /* mx_reg; null or {"class_name": "L2", ...} */

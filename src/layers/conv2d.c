@@ -45,36 +45,21 @@ enum { CONV_IM2COL, CONV_POINTWISE, CONV_WINOGRAD, CONV_DIRECT };
 typedef struct conv_state {
     mx_conv_geom g;
     int path;
+    int64_t lead; /* images per sample: leading axes before (h, w, c) */
 } conv_state;
 
 static int conv2d_build(mx_node *n) {
     conv2d_cfg *c = n->layer->cfg;
-    mx_value *in = n->in[0];
-    if (c->data_format != 0) return mx_fail("data_format 'channels_first' is not supported (NHWC only)");
     if (c->groups != 1) return mx_fail("groups=%d is not supported (only 1)", c->groups);
     if (c->filters <= 0) return mx_fail("filters must be positive, got %d", c->filters);
-    if (in->rank != 3) return mx_fail("expects input (batch, height, width, channels), got rank %d", in->rank + 1);
-    if ((c->strides[0] > 1 || c->strides[1] > 1) && (c->dilation_rate[0] > 1 || c->dilation_rate[1] > 1))
-        return mx_fail("strides > 1 together with dilation_rate > 1 is not supported (as in Keras)");
     conv_state *st = mx_alloc(sizeof *st);
     if (!st) return -1;
     mx_free(n->state);
     n->state = st;
     mx_conv_geom *g = &st->g;
-    g->h = in->dims[0];
-    g->w = in->dims[1];
-    g->c = in->dims[2];
-    g->f = c->filters;
-    g->kh = c->kernel_size[0];
-    g->kw = c->kernel_size[1];
-    g->sh = c->strides[0];
-    g->sw = c->strides[1];
-    g->dh = c->dilation_rate[0];
-    g->dw = c->dilation_rate[1];
-    if (mx_conv_out(g->h, g->kh, g->sh, g->dh, c->padding, &g->oh, &g->pad_top) ||
-        mx_conv_out(g->w, g->kw, g->sw, g->dw, c->padding, &g->ow, &g->pad_left))
+    if (mx_conv_geometry(n, c->kernel_size, c->strides, c->dilation_rate, c->padding, c->data_format, c->filters, g,
+                         &st->lead))
         return -1;
-    g->kdim = (int64_t)g->kh * g->kw * g->c;
     /* 1x1 stride 1 is a plain GEMM on the input; 3x3 stride 1 with a few
      * channels or more goes through Winograd (2.25x fewer multiplications);
      * in inference, few values per output (first layers) are summed
@@ -97,8 +82,8 @@ static int conv2d_build(mx_node *n) {
         n->ws_per_sample = mx_winograd_ws_per_sample(g);
         n->ws_fixed = mx_winograd_ws_fixed(g);
     }
-    int64_t od[3] = {g->oh, g->ow, g->f};
-    return mx_node_set_output(n, 0, 3, od);
+    n->ws_per_sample *= st->lead;
+    return mx_conv_set_output(n, g);
 }
 
 /* Inference with the 2x2 max pooling that follows done here: one image at a
@@ -147,24 +132,25 @@ static void conv2d_forward(mx_node *n, const mx_exec *ex) {
     conv2d_cfg *c = n->layer->cfg;
     const conv_state *st = n->state;
     const mx_conv_geom *g = &st->g;
-    int64_t rows = ex->batch * g->oh * g->ow;
+    const int images = (int)(ex->batch * st->lead);
+    int64_t rows = images * g->oh * g->ow;
     const float *w = n->layer->params[0]->data, *bias = c->use_bias ? n->layer->params[1]->data : NULL;
     float *out = mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL;
     if (n->pool_into && !ex->training) {
-        forward_pooled(n, w, bias, ex->batch);
+        forward_pooled(n, w, bias, images);
         return;
     }
     if (st->path == CONV_WINOGRAD) {
-        mx_winograd_forward(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, n->ws, ex->batch);
+        mx_winograd_forward(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, n->ws, images);
         return;
     }
     if (st->path == CONV_DIRECT && !ex->training) { /* training keeps im2col's columns for dW */
-        mx_conv_direct(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, ex->batch);
+        mx_conv_direct(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, images);
         return;
     }
     const float *a = n->in[0]->data; /* (rows, kdim) */
     if (st->path == CONV_IM2COL || st->path == CONV_DIRECT) {
-        mx_im2col(g, n->in[0]->data, n->ws, ex->batch);
+        mx_im2col(g, n->in[0]->data, n->ws, images);
         a = n->ws;
     }
     /* z (rows, f) = col W, then bias and activation while each block is in cache */
@@ -181,13 +167,14 @@ static void conv2d_backward(mx_node *n, const mx_exec *ex) {
     conv2d_cfg *c = n->layer->cfg;
     const conv_state *st = n->state;
     const mx_conv_geom *g = &st->g;
-    int64_t rows = ex->batch * g->oh * g->ow;
+    const int images = (int)(ex->batch * st->lead);
+    int64_t rows = images * g->oh * g->ow;
     const float *dz = n->z->grad; /* (rows, f) */
     mx_param *w = n->layer->params[0];
     mx_value *in = n->in[0];
     if (w->grad) {
         if (st->path == CONV_WINOGRAD) { /* from the transformed input the forward pass left in ws */
-            mx_winograd_weight_grad(g, dz, w->grad, n->param_acc, n->ws, ex->batch);
+            mx_winograd_weight_grad(g, dz, w->grad, n->param_acc, n->ws, images);
         } else { /* dW (kdim, f) = col^T dz */
             mx_gemm(1, 0, g->kdim, g->f, rows, st->path == CONV_POINTWISE ? in->data : n->ws, g->kdim, dz, g->f,
                     w->grad, g->f, n->param_acc);
@@ -199,10 +186,10 @@ static void conv2d_backward(mx_node *n, const mx_exec *ex) {
     if (st->path == CONV_POINTWISE) { /* dx (rows, c) = dz W^T */
         mx_gemm(0, 1, rows, g->c, g->f, dz, g->f, w->data, g->f, in->grad, g->c, n->in_acc[0]);
     } else if (st->path == CONV_WINOGRAD) { /* dx = dz convolved with the flipped kernel (reuses ws) */
-        mx_winograd_backward_data(g, dz, w->data, in->grad, n->in_acc[0], n->ws, ex->batch);
+        mx_winograd_backward_data(g, dz, w->data, in->grad, n->in_acc[0], n->ws, images);
     } else { /* dcol (rows, kdim) = dz W^T, into the column buffer (its forward use is done), then to pixels */
         mx_gemm(0, 1, rows, g->kdim, g->f, dz, g->f, w->data, g->f, n->ws, g->kdim, 0);
-        mx_col2im(g, n->ws, in->grad, ex->batch, n->in_acc[0]);
+        mx_col2im(g, n->ws, in->grad, images, n->in_acc[0]);
     }
 }
 

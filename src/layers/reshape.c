@@ -1,6 +1,9 @@
-/* reshape.c: Flatten and Reshape. Both keep the data order, so the core
- * op is a copy (and the backward a copy of the gradient). */
+/* reshape.c: Flatten and Reshape, which keep the data order (the core op
+ * is a copy, and the backward a copy of the gradient), and Permute, which
+ * reorders the axes. */
 #include "layers/common.h"
+
+#include <string.h>
 
 typedef struct flatten_cfg {
     int data_format;
@@ -76,4 +79,81 @@ const mx_layer_type mx_layer_reshape = {
     .build = reshape_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+};
+
+/* ---- Permute: dims is a permutation of the non-batch axes (1-based) ---- */
+
+typedef struct permute_cfg {
+    mx_shape_cfg dims;
+} permute_cfg;
+
+static const mx_field permute_fields[] = {
+    {"dims", MX_FIELD_SHAPE, offsetof(permute_cfg, dims), NULL, 0, NULL},
+    {0},
+};
+
+typedef struct permute_state {
+    int rank;
+    int64_t in_stride[MX_MAX_RANK]; /* stride in the input of output axis d */
+    int64_t out_dims[MX_MAX_RANK];
+} permute_state;
+
+static int permute_build(mx_node *n) {
+    permute_cfg *c = n->layer->cfg;
+    mx_value *in = n->in[0];
+    if (c->dims.rank != in->rank) return mx_fail("dims must list all %d non-batch axes", in->rank);
+    permute_state *s = mx_alloc(sizeof *s);
+    if (!s) return -1;
+    mx_free(n->state);
+    n->state = s;
+    s->rank = in->rank;
+    int64_t stride[MX_MAX_RANK], seen = 0;
+    stride[in->rank - 1] = 1;
+    for (int d = in->rank - 2; d >= 0; d--) stride[d] = stride[d + 1] * in->dims[d + 1];
+    for (int d = 0; d < in->rank; d++) {
+        long long a = c->dims.dims[d];
+        if (a < 1 || a > in->rank || (seen & (1 << a))) return mx_fail("dims must be a permutation of 1..%d", in->rank);
+        seen |= 1 << a;
+        s->out_dims[d] = in->dims[a - 1];
+        s->in_stride[d] = stride[a - 1];
+    }
+    return mx_node_set_output(n, 0, in->rank, s->out_dims);
+}
+
+/* output element i of a sample comes from input offset sum(idx_d * in_stride_d) */
+static int64_t permuted(const permute_state *s, int64_t i) {
+    int64_t off = 0;
+    for (int d = s->rank - 1; d >= 0; d--) {
+        off += (i % s->out_dims[d]) * s->in_stride[d];
+        i /= s->out_dims[d];
+    }
+    return off;
+}
+
+static void permute_forward(mx_node *n, const mx_exec *ex) {
+    const permute_state *s = n->state;
+    const int64_t size = n->z->size;
+    for (int64_t b = 0; b < ex->batch; b++)
+        for (int64_t i = 0; i < size; i++) n->z->data[b * size + i] = n->in[0]->data[b * size + permuted(s, i)];
+}
+
+static void permute_backward(mx_node *n, const mx_exec *ex) {
+    const permute_state *s = n->state;
+    float *dx = n->in[0]->grad;
+    if (!dx) return;
+    const int64_t size = n->z->size;
+    if (!n->in_acc[0]) memset(dx, 0, sizeof(float) * (size_t)(ex->batch * size));
+    for (int64_t b = 0; b < ex->batch; b++)
+        for (int64_t i = 0; i < size; i++) dx[b * size + permuted(s, i)] += n->z->grad[b * size + i];
+}
+
+const mx_layer_type mx_layer_permute = {
+    .class_name = "Permute",
+    .fields = permute_fields,
+    .cfg_size = sizeof(permute_cfg),
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .build = permute_build,
+    .forward = permute_forward,
+    .backward = permute_backward,
 };
