@@ -380,3 +380,81 @@ MX_TEST(train_bad_data_is_an_error) {
     mx_model_free(m);
     free_synthetic(d);
 }
+
+/* A frozen Sequential base nested in a functional model and called with
+ * training=False (the transfer-learning shape): Keras's counts and summary
+ * row, inference mode inside, frozen weights, and a faithful round trip. */
+MX_TEST(model_nested_frozen_base) {
+    const char *json =
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"transfer\", \"layers\": ["
+        "{\"name\": \"img\", \"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 8, 8, 3]}, \"inbound_nodes\": []},"
+        "{\"name\": \"base\", \"class_name\": \"Sequential\", \"config\": {\"name\": \"base\", \"trainable\": false, \"layers\": ["
+        "  {\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 8, 8, 3], \"name\": \"base_in\"}},"
+        "  {\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c\", \"filters\": 4, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}},"
+        "  {\"class_name\": \"BatchNormalization\", \"config\": {\"name\": \"bn\"}},"
+        "  {\"class_name\": \"Dropout\", \"config\": {\"name\": \"drop\", \"rate\": 0.5}},"
+        "  {\"class_name\": \"GlobalAveragePooling2D\", \"config\": {\"name\": \"gap\"}}]},"
+        " \"inbound_nodes\": [[[\"img\", 0, 0, {\"training\": false}]]]},"
+        "{\"name\": \"head\", \"class_name\": \"Dense\", \"config\": {\"units\": 3, \"activation\": \"softmax\"}, \"inbound_nodes\": [[[\"base\", 0, 0, {}]]]}],"
+        "\"input_layers\": [[\"img\", 0, 0]], \"output_layers\": [[\"head\", 0, 0]]}}";
+    mx_model *m = mx_model_from_json(json, "transfer.json", 7);
+    CHECK_MSG(m != NULL, "%s", mx_error());
+    if (!m) return;
+    mx_param_counts c = mx_model_param_counts(m);
+    CHECK_MSG(c.trainable == 4 * 3 + 3 && c.non_trainable == 3 * 3 * 3 * 4 + 4 + 4 * 4, "counts %lld + %lld",
+              (long long)c.trainable, (long long)c.non_trainable);
+    char *s = summary_of(m);
+    CHECK_MSG(strstr(s, "base (Sequential)") && strstr(s, "(None, 4)") && strstr(s, "img[0][0]") && !strstr(s, "bn (Batch"),
+              "summary:\n%s", s);
+    free(s);
+    /* training=False: the dropout inside stays off in a training step */
+    float x[2 * 192], y0[6];
+    tu_fill(x, 2 * 192, 3, 0, 1);
+    memcpy(y0, tu_forward(m, x, 2, 0), sizeof y0);
+    CHECK(tu_maxdiff(tu_forward(m, x, 2, 1), y0, 6) == 0);
+    /* fitting trains the head only; the base (moving statistics included) stays */
+    int64_t nw = mx_model_weights_size(m);
+    float *before = malloc(sizeof(float) * (size_t)nw), *after = malloc(sizeof(float) * (size_t)nw);
+    mx_model_weights_get(m, before);
+    mx_dataset *d = calloc(1, sizeof *d);
+    d->n = 16, d->rank = 3, d->shape[0] = 8, d->shape[1] = 8, d->shape[2] = 3, d->n_classes = 3;
+    d->x = malloc(sizeof(float) * 16 * 192);
+    d->y = malloc(sizeof(int32_t) * 16);
+    tu_fill(d->x, 16 * 192, 9, 0, 255);
+    for (int i = 0; i < 16; i++) d->y[i] = i % 3;
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_ADAM);
+    mx_model_compile(m, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o);
+    mx_fit_options f = mx_fit_defaults();
+    f.epochs = 2, f.batch_size = 4, f.scale = 1 / 255.0f;
+    mx_history h = {0};
+    CHECK_MSG(mx_fit(m, d, &f, &h) == 0, "%s", mx_error());
+    mx_model_weights_get(m, after);
+    int64_t base = 3 * 3 * 3 * 4 + 4 + 4 * 4;
+    CHECK_MSG(memcmp(before, after, sizeof(float) * (size_t)base) == 0, "frozen base weights changed");
+    CHECK_MSG(memcmp(before + base, after + base, sizeof(float) * (size_t)(nw - base)) != 0, "the head did not train");
+    /* written back nested, with training=False, and read back the same */
+    char dir[1024], path[1100];
+    snprintf(dir, sizeof dir, "%s/transfer", mx_test_tmpdir());
+    CHECK(mx_model_save(m, dir) == 0);
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    char *text = slurp(path);
+    CHECK(text && strstr(text, "\"Sequential\"") && strstr(text, "\"training\": false") && strstr(text, "\"base_in\""));
+    free(text);
+    mx_model *l = mx_model_load(dir);
+    CHECK_MSG(l != NULL, "%s", mx_error());
+    if (l) {
+        mx_param_counts c2 = mx_model_param_counts(l);
+        CHECK(c2.trainable == c.trainable && c2.non_trainable == c.non_trainable);
+        float ya[6];
+        memcpy(ya, tu_forward(m, x, 2, 0), sizeof ya);
+        CHECK(tu_maxdiff(tu_forward(l, x, 2, 0), ya, 6) == 0);
+        mx_model_free(l);
+    }
+    mx_history_free(&h);
+    free(before);
+    free(after);
+    free(d->x);
+    free(d->y);
+    free(d);
+    mx_model_free(m);
+}

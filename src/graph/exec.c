@@ -19,7 +19,10 @@ void mx_graph_forward(mx_model *m, const mx_exec *ex) {
     for (int i = 0; i < m->n_nodes; i++) {
         mx_node *n = m->nodes[i];
         double t0 = m->profile ? mx_now() : 0;
-        n->layer->type->forward(n, ex);
+        /* a nested model called with training=False runs in inference mode */
+        mx_exec local = *ex;
+        if (n->layer->inference) local.training = 0;
+        n->layer->type->forward(n, &local);
         if (n->z != n->out[0] && !mx_act_fused(n)) {
             int64_t rows, cols;
             act_shape(n->z, ex->batch, &rows, &cols);
@@ -44,7 +47,9 @@ void mx_graph_backward(mx_model *m, const mx_exec *ex) {
             mx_act_backward(n->layer->act, n->z->data, n->out[0]->data, n->out[0]->grad, n->z->grad,
                             rows, cols, 0);
         }
-        n->layer->type->backward(n, ex);
+        mx_exec local = *ex;
+        if (n->layer->inference) local.training = 0;
+        n->layer->type->backward(n, &local);
         if (m->profile) n->seconds[1] += mx_now() - t0;
     }
 }

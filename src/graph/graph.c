@@ -1,6 +1,8 @@
 /* graph.c: building a model graph: layers, nodes, values, parameters. */
 #include "graph/graph.h"
 
+#include "layers/config.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -36,10 +38,16 @@ static int grow(void ***arr, int *cap, int need) {
     return 0;
 }
 
+/* names are unique within a scope (a nested model may reuse an outer name) */
 static int name_used(const mx_model *m, const char *name) {
     for (int i = 0; i < m->n_layers; i++)
-        if (strcmp(m->layers[i]->name, name) == 0) return 1;
+        if (m->layers[i]->scope == m->scope && strcmp(m->layers[i]->name, name) == 0) return 1;
     return 0;
+}
+
+mx_layer *mx_layer_in_scope(mx_layer *l, const mx_layer *scope) {
+    while (l && l->scope != scope) l = l->scope;
+    return l;
 }
 
 /* Keras's to_snake_case: "MaxPooling2D" -> "max_pooling2d", "ReLU" -> "re_lu".
@@ -105,9 +113,11 @@ mx_layer *mx_graph_add_layer(mx_model *m, const mx_layer_type *t, const char *na
         return NULL;
     }
     l->type = t;
-    l->trainable = 1;
     l->act.kind = MX_ACT_LINEAR;
     l->model = m;
+    l->scope = m->scope;
+    l->inference = m->scope && m->scope->inference;
+    l->trainable = !m->scope || m->scope->trainable;
     l->index = m->n_layers;
     memcpy(l->name, buf, sizeof buf);
     m->layers[m->n_layers++] = l;
@@ -116,9 +126,17 @@ mx_layer *mx_graph_add_layer(mx_model *m, const mx_layer_type *t, const char *na
 
 mx_layer *mx_graph_find_layer(const mx_model *m, const char *name) {
     for (int i = 0; i < m->n_layers; i++)
-        if (strcmp(m->layers[i]->name, name) == 0) return m->layers[i];
+        if (m->layers[i]->scope == m->scope && strcmp(m->layers[i]->name, name) == 0) return m->layers[i];
     return NULL;
 }
+
+/* the nested-model pseudo-layer: no computation of its own */
+static const mx_field submodel_fields[] = {{0}};
+const mx_layer_type mx_layer_submodel = {
+    .class_name = "Functional",
+    .fields = submodel_fields,
+    .cfg_size = sizeof(mx_submodel),
+};
 
 static mx_value *new_value(mx_model *m, mx_node *producer, const char *name) {
     if (grow((void ***)&m->values, &m->cap_values, m->n_values + 1)) return NULL;
@@ -299,6 +317,17 @@ mx_init mx_init_variance_scaling(const char *class_name, float scale, mx_fan_mod
     return i;
 }
 
+/* Keras's weight order: layers in config order, a nested model's weights
+ * in its place */
+static void collect_params(mx_model *m, const mx_layer *scope) {
+    for (int i = 0; i < m->n_layers; i++) {
+        mx_layer *l = m->layers[i];
+        if (l->scope != scope) continue;
+        if (l->type == &mx_layer_submodel) collect_params(m, l);
+        for (int j = 0; j < l->n_params; j++) m->params[m->n_params++] = l->params[j];
+    }
+}
+
 int mx_graph_finish(mx_model *m) {
     int n = 0;
     for (int i = 0; i < m->n_layers; i++) n += m->layers[i]->n_params;
@@ -306,14 +335,13 @@ int mx_graph_finish(mx_model *m) {
     if (!m->params) return -1;
     int64_t total = 0, total_grad = 0;
     m->n_params = 0;
-    for (int i = 0; i < m->n_layers; i++)
-        for (int j = 0; j < m->layers[i]->n_params; j++) {
-            mx_param *p = m->layers[i]->params[j];
-            m->params[m->n_params++] = p;
-            /* keep every tensor 64-byte aligned */
-            total += (p->size + 15) / 16 * 16;
-            if (p->trainable) total_grad += (p->size + 15) / 16 * 16;
-        }
+    collect_params(m, NULL);
+    for (int i = 0; i < m->n_params; i++) {
+        mx_param *p = m->params[i];
+        /* keep every tensor 64-byte aligned */
+        total += (p->size + 15) / 16 * 16;
+        if (p->trainable) total_grad += (p->size + 15) / 16 * 16;
+    }
     m->param_mem = mx_alloc_array((size_t)MX_MAX(total, 1), sizeof(float));
     m->grad_mem = mx_alloc_array((size_t)MX_MAX(total_grad, 1), sizeof(float));
     if (!m->param_mem || !m->grad_mem) return -1;

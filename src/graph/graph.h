@@ -131,7 +131,27 @@ struct mx_layer {
     int n_nodes;                       /* calls of this layer in the graph */
     mx_model *model;
     int index;                         /* in model->layers */
+    mx_layer *scope;                   /* the nested model it belongs to, NULL at the top */
+    int inference;                     /* runs in inference mode (a nested model called with training=False) */
 };
+
+/* A model used as a layer inside another (Keras nesting). Its layers join
+ * the enclosing graph (scope pointing here); this pseudo-layer keeps what
+ * is needed to write the nesting back: its own inputs stand for the values
+ * it was called on. Single call only. */
+typedef struct mx_submodel {
+    char class_name[16];               /* "Functional", "Model" or "Sequential" */
+    int n_inputs, n_outputs;
+    mx_layer *input_layers[MX_MAX_INPUTS]; /* its InputLayers (never called) */
+    mx_value *bound[MX_MAX_INPUTS];    /* the values they stand for */
+    mx_value *outputs[MX_MAX_OUTPUTS];
+    int called;                        /* its inbound node has been read */
+} mx_submodel;
+
+extern const mx_layer_type mx_layer_submodel;
+/* the innermost enclosing layer of l that sits in scope (l itself or a
+ * nested model containing it), or NULL */
+mx_layer *mx_layer_in_scope(mx_layer *l, const mx_layer *scope);
 
 struct mx_node {
     mx_layer *layer;
@@ -187,6 +207,7 @@ struct mx_model {
     float *opt_mem;
     int64_t iterations;                /* optimizer steps taken */
     int profile;                       /* time every node (mx_model_profile) */
+    mx_layer *scope;                   /* while reading a config: the nested model being read */
 };
 
 /* ---- building (graph/graph.c) ---- */

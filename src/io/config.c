@@ -415,7 +415,8 @@ int mx_config_read(mx_layer *l, json_t *config) {
     }
     json_t *tr = config ? json_object_get(config, "trainable") : NULL;
     if (tr && !json_is_boolean(tr)) return mx_fail("'trainable' must be true or false");
-    l->trainable = tr ? json_is_true(tr) : 1;
+    /* a frozen nested model freezes everything in it, as in Keras */
+    l->trainable = (tr ? json_is_true(tr) : 1) && (!l->scope || l->scope->trainable);
     json_t *dt = config ? json_object_get(config, "dtype") : NULL;
     if (dt && !json_is_null(dt)) {
         /* Keras 3 writes a DTypePolicy object */

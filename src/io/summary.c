@@ -26,28 +26,48 @@ void mx_model_summary(const mx_model *m, FILE *f) {
     else
         fprintf(f, " %-28s %-25s %s\n", "Layer (type)", "Output Shape", "Param #");
     rule(f, '=', width);
+    /* one row per top-level layer call; a nested model is one row, as in Keras */
     int first = 1;
     for (int i = 0; i < m->n_nodes; i++) {
         const mx_node *n = m->nodes[i];
-        const mx_layer *l = n->layer;
+        const mx_layer *l = mx_layer_in_scope(n->layer, NULL);
+        const mx_value *out = n->out[0];
+        if (l != n->layer) { /* inside a nested model: its row, once, where its first layer runs */
+            int seen = 0;
+            for (int k = 0; k < i; k++) seen |= mx_layer_in_scope(m->nodes[k]->layer, NULL) == l;
+            if (seen) continue;
+            out = ((const mx_submodel *)l->cfg)->outputs[0];
+        }
         /* Keras's Sequential summary leaves out the InputLayer */
         if (!functional && n->n_in == 0) continue;
         if (!first) rule(f, functional ? '_' : ' ', functional ? width : 0);
         first = 0;
         char name[MX_NAME_MAX + 48], shape[128], params[32];
-        snprintf(name, sizeof name, "%s (%s)", l->name, l->type->class_name);
-        out_shape(n->out[0], shape, sizeof shape);
+        const char *cls = l->type == &mx_layer_submodel ? ((const mx_submodel *)l->cfg)->class_name : l->type->class_name;
+        snprintf(name, sizeof name, "%s (%s)", l->name, cls);
+        out_shape(out, shape, sizeof shape);
         int64_t count = 0;
-        if (n->call == 0)
-            for (int k = 0; k < l->n_params; k++) count += l->params[k]->size;
+        for (int k = 0; k < m->n_params; k++)
+            if (mx_layer_in_scope(m->params[k]->layer, NULL) == l && (n->call == 0 || l != n->layer)) count += m->params[k]->size;
         mx_thousands(count, params, sizeof params);
         if (functional) {
-            char conn[MX_NAME_MAX + 16] = "";
-            if (n->n_in) snprintf(conn, sizeof conn, "%s[%d][0]", n->in[0]->producer->layer->name, n->in[0]->producer->call);
-            fprintf(f, " %-28s %-25s %-10s %s\n", name, shape, params, conn);
-            for (int k = 1; k < n->n_in; k++)
-                fprintf(f, " %-28s %-25s %-10s %s[%d][0]\n", "", "", "", n->in[k]->producer->layer->name,
-                        n->in[k]->producer->call);
+            const mx_value *ins[MX_MAX_INPUTS];
+            int nin = n->n_in;
+            for (int k = 0; k < nin; k++) ins[k] = n->in[k];
+            if (l != n->layer) { /* a nested model is connected to what it was called on */
+                const mx_submodel *sm = l->cfg;
+                nin = sm->n_inputs;
+                for (int k = 0; k < nin; k++) ins[k] = sm->bound[k];
+            }
+            for (int k = 0; k < MX_MAX(nin, 1); k++) {
+                char conn[MX_NAME_MAX + 16] = "";
+                if (k < nin) {
+                    const mx_node *p = ins[k]->producer;
+                    const mx_layer *pl = mx_layer_in_scope(p->layer, NULL);
+                    snprintf(conn, sizeof conn, "%s[%d][0]", pl->name, pl == p->layer ? p->call : 0);
+                }
+                fprintf(f, " %-28s %-25s %-10s %s\n", k ? "" : name, k ? "" : shape, k ? "" : params, conn);
+            }
         } else {
             fprintf(f, " %-28s %-25s %s\n", name, shape, params);
         }
