@@ -27,7 +27,7 @@ else
 endif
 
 CFLAGS_ALL := $(CSTD) $(WARN) $(FP) $(OPT) -Iinclude -Isrc -pthread $(CFLAGS)
-LIBS := -ljansson -lpng -lz -lm -pthread
+LIBS := -ljansson -lpng -ljpeg -lz -lm -pthread
 LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
 
 ENGINE_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/graph/*.c src/layers/*.c \

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(gcc make libc6-dev libjansson-dev libpng-dev zlib1g-dev dataset-fashion-mnist)
+pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist)
 if [ "${1:-}" = "--test" ]; then
   # OpenBLAS: without it Debian's torch falls back to the reference BLAS, no fair peer
   pkgs+=(clang libclang-rt-14-dev python3-numpy python3-torch libopenblas0-pthread)
@@ -41,4 +41,21 @@ if [ ! -s data/digits.png ]; then
   dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | tar -x -C "$tmp" --wildcards '*/examples/data/digits.png'
   cp "$(find "$tmp" -name digits.png | head -n 1)" data/digits.png
   rm -rf "$tmp"
+fi
+
+# The TF.js parity tests (tests/test_tfjs.c): node, npm and the pinned
+# @tensorflow/tfjs of tests/tfjs/package-lock.json, installed again when the
+# lockfile is newer than the installed package.
+if [ "${1:-}" = "--test" ]; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "setup: installing nodejs npm"
+    [ $updated = 1 ] || as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  tfjs=tests/tfjs/node_modules/@tensorflow/tfjs
+  if [ ! -d "$tfjs" ] || [ tests/tfjs/package-lock.json -nt "$tfjs" ]; then
+    echo "setup: installing @tensorflow/tfjs for the TF.js parity tests"
+    npm ci --prefix tests/tfjs --silent --no-audit --no-fund
+    touch "$tfjs" # npm keeps the tarball's dates: mark the install time
+  fi
 fi
