@@ -10,6 +10,28 @@ static void act_shape(const mx_value *v, int batch, int64_t *rows, int64_t *cols
     *rows = (int64_t)batch * v->size / *cols;
 }
 
+mx_fused mx_fused_params(mx_node *n, const float *w, int64_t wsize, const float *bias, int64_t f) {
+    mx_fused r = {w, bias, n->layer->act, n->z->data,
+                  mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL};
+    if (!n->fold_bn && !n->act_from) return r;
+    if (n->fold_bn) { /* w' = w * a per output channel, bias' = bias * a + b */
+        float *fw = n->folded, *fb = n->folded + wsize, *a = fb + f;
+        mx_bn_inference_affine(n->fold_bn, a, fb);
+        for (int64_t i = 0; i < wsize; i++) fw[i] = w[i] * a[i % f];
+        if (bias)
+            for (int64_t i = 0; i < f; i++) fb[i] += bias[i] * a[i];
+        r.w = fw;
+        r.bias = fb;
+    }
+    r.z = n->fused_out->data;
+    r.out = NULL;
+    if (n->act_from) {
+        r.act = n->act_from->layer->act;
+        r.out = r.z; /* in place: nothing reads the values before the activation */
+    }
+    return r;
+}
+
 /* Whether the layer's forward already applied its activation. */
 int mx_act_fused(const mx_node *n) {
     return n->layer->type->fuses_activation && n->layer->act.kind != MX_ACT_SOFTMAX;
@@ -18,6 +40,7 @@ int mx_act_fused(const mx_node *n) {
 void mx_graph_forward(mx_model *m, const mx_exec *ex) {
     for (int i = 0; i < m->n_nodes; i++) {
         mx_node *n = m->nodes[i];
+        if (n->done_by_producer) continue; /* an earlier node wrote its output */
         double t0 = m->profile ? mx_now() : 0;
         /* a nested model called with training=False runs in inference mode */
         mx_exec local = *ex;

@@ -106,6 +106,7 @@ typedef struct mx_layer_type {
     int min_inputs, max_inputs;
     int has_activation;                /* accepts the `activation` argument */
     int fuses_activation;              /* forward writes out[0] itself for elementwise activations */
+    int folds;                         /* forward honours fold_bn/act_from (mx_fused_params) */
     /* Check input shapes, set output shapes, declare parameters (first call
      * for a layer) and workspace. Errors are reported without the layer name
      * (the caller adds it). */
@@ -166,8 +167,14 @@ struct mx_node {
     int param_acc;                     /* planned: add into param grads */
     int act_by_loss;                   /* the loss writes z->grad directly */
     int z_in_place;                    /* planned: z shares out[0]'s buffers (activation in place) */
-    mx_node *pool_into;                /* planned, inference: also do this 2x2 max pool, write its output */
-    int pooled_by_producer;            /* planned, inference: the producer did this pooling */
+    /* planned, where no gradient and no observer needs the steps between:
+     * later nodes whose work this node does in its own pass */
+    mx_node *fold_bn;                  /* a BatchNormalization folded into this node's weights */
+    mx_node *act_from;                 /* an activation layer applied in this node's epilogue */
+    mx_node *pool_into;                /* a 2x2 max pooling done here (inference) */
+    mx_value *fused_out;               /* where the result goes when fold_bn or act_from is set */
+    float *folded;                     /* planned: weights and bias with fold_bn folded in */
+    int done_by_producer;              /* planned: an earlier node computes this node's output */
     int64_t ws_per_sample, ws_fixed;   /* workspace floats, declared by build */
     float *ws;                         /* planned workspace, kept from forward to backward */
     void *state;                       /* per-node derived sizes (e.g. conv geometry), set by build */
@@ -240,6 +247,21 @@ mx_init mx_init_variance_scaling(const char *class_name, float scale, mx_fan_mod
 
 /* A max pooling of 2x2 windows, stride 2, padding valid (pool2d.c). */
 int mx_pool_is_2x2(const mx_node *n);
+/* BatchNormalization in inference: y = x * a + b per channel (batchnorm.c). */
+void mx_bn_inference_affine(const mx_node *bn, float *a, float *b);
+/* An activation layer (Activation, ReLU, LeakyReLU) with an elementwise function. */
+int mx_is_activation_layer(const mx_node *n);
+
+/* What a conv-like forward pass (kernel's last axis = its f output
+ * channels) computes with, after the plan's fusions: weights and bias with a
+ * BatchNormalization folded in, the activation of a fused activation layer,
+ * and the buffers of the last fused node. */
+typedef struct mx_fused {
+    const float *w, *bias;
+    mx_act act;
+    float *z, *out; /* out: act(z), NULL without an activation (out may be z) */
+} mx_fused;
+mx_fused mx_fused_params(mx_node *n, const float *w, int64_t wsize, const float *bias, int64_t f);
 
 /* Plan buffers for `batch` samples; training adds gradients. Keeps the
  * current plan when it already fits. */

@@ -63,6 +63,70 @@ static int plan_grad_flags(mx_model *m, int training) {
     return ok ? 0 : -1;
 }
 
+/* the one node reading v, or NULL (none, several, or v is a model output) */
+static mx_node *sole_consumer(mx_model *m, const mx_value *v) {
+    if (v->n_consumers != 1) return NULL;
+    for (int o = 0; o < m->n_outputs; o++)
+        if (m->outputs[o] == v) return NULL;
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i]->n_in; k++)
+            if (m->nodes[i]->in[k] == v) return m->nodes[i];
+    return NULL;
+}
+
+/* runs without its intermediate values being needed: no gradient through
+ * it, in inference mode (inference, a frozen or training=False layer) */
+static int fusable(const mx_model *m, const mx_node *n, int training) {
+    if (m->keep_preactivations || n->n_out != 1) return 0;
+    if (!training) return 1;
+    return !n->z->needs_grad && (n->layer->inference || !n->layer->trainable);
+}
+
+/* A conv-like layer takes over the work of a BatchNormalization after it
+ * (folded into its weights) and of an activation layer after that (in its
+ * epilogue), or, in inference, of a 2x2 max pooling: fewer passes over
+ * memory, and the intermediate outputs are never written. */
+static void plan_fusions(mx_model *m, int training) {
+    for (int i = 0; i < m->n_nodes; i++) {
+        mx_node *n = m->nodes[i];
+        n->fold_bn = n->act_from = n->pool_into = NULL;
+        n->fused_out = NULL;
+        n->done_by_producer = 0;
+    }
+    for (int i = 0; i < m->n_nodes; i++) {
+        mx_node *a = m->nodes[i], *b = NULL, *c = NULL;
+        if (!a->layer->type->folds || a->layer->act.kind != MX_ACT_LINEAR || !fusable(m, a, training)) continue;
+        mx_node *next = sole_consumer(m, a->out[0]);
+        if (next && next->layer->type == mx_layer_type_find("BatchNormalization") && fusable(m, next, training) &&
+            next->out[0]->rank == a->out[0]->rank) {
+            b = next;
+            next = sole_consumer(m, b->out[0]);
+        }
+        if (next && mx_is_activation_layer(next) && fusable(m, next, training)) c = next;
+        if (!b && !c) continue;
+        a->fold_bn = b;
+        a->act_from = c;
+        a->fused_out = (c ? c : b)->out[0];
+        if (b) b->done_by_producer = 1;
+        if (c) c->done_by_producer = 1;
+    }
+    for (int i = 0; !training && !m->keep_preactivations && i < m->n_nodes; i++) {
+        mx_node *pool = m->nodes[i], *a = pool->n_in == 1 ? pool->in[0]->producer : NULL;
+        if (!a || !mx_pool_is_2x2(pool) || a->fused_out || sole_consumer(m, a->out[0]) != pool || a->n_out != 1 ||
+            !a->layer->type->can_pool || !mx_act_monotonic(a->layer->act) || !a->layer->type->can_pool(a))
+            continue;
+        a->pool_into = pool;
+        pool->done_by_producer = 1;
+    }
+}
+
+/* floats of weights and bias of a node (its folded copy) */
+static int64_t param_floats(const mx_node *n) {
+    int64_t s = 0;
+    for (int i = 0; i < n->layer->n_params; i++) s += n->layer->params[i]->size;
+    return s;
+}
+
 int mx_graph_plan(mx_model *m, int batch, int training) {
     if (batch <= 0) return mx_fail("batch size must be positive, got %d", batch);
     if (m->plan_mem && m->plan_batch >= batch && m->plan_training >= training) return 0;
@@ -80,24 +144,7 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
                         mx_act_output_grad(n->layer->act);
     }
 
-    /* In inference a convolution may do the 2x2 max pooling that follows it
-     * in the same pass: its full-size output is never written or read. */
-    for (int i = 0; i < m->n_nodes; i++) {
-        mx_node *n = m->nodes[i];
-        n->pool_into = NULL;
-        n->pooled_by_producer = 0;
-    }
-    for (int i = 0; !training && !m->keep_preactivations && i < m->n_nodes; i++) {
-        mx_node *pool = m->nodes[i], *a = pool->n_in == 1 ? pool->in[0]->producer : NULL;
-        if (!a || !mx_pool_is_2x2(pool) || a->out[0]->n_consumers != 1 || a->n_out != 1 || !a->layer->type->can_pool ||
-            !mx_act_monotonic(a->layer->act) || !a->layer->type->can_pool(a))
-            continue;
-        int is_output = 0;
-        for (int o = 0; o < m->n_outputs; o++) is_output |= m->outputs[o] == a->out[0];
-        if (is_output) continue;
-        a->pool_into = pool;
-        pool->pooled_by_producer = 1;
-    }
+    plan_fusions(m, training);
 
     /* sizes first, then one allocation */
     int64_t total = 0, b = batch, sz;
@@ -112,6 +159,8 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
         if (!mx_mul_ok(b, n->ws_per_sample, &sz)) return mx_fail("batch %d is too large for this model", batch);
         total += round16(sz + n->ws_fixed);
     }
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i]->fold_bn) total += round16(param_floats(m->nodes[i]) + 2 * m->nodes[i]->z->dims[m->nodes[i]->z->rank - 1]);
     int64_t tsize = m->n_outputs ? m->outputs[0]->size : 0;
     total += round16(b * tsize);
     if (total > ((int64_t)1 << 36) / 4)
@@ -144,6 +193,13 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
         mx_node *n = m->nodes[i];
         n->ws = p;
         p += round16(b * n->ws_per_sample + n->ws_fixed);
+    }
+    for (int i = 0; i < m->n_nodes; i++) {
+        mx_node *n = m->nodes[i];
+        n->folded = NULL;
+        if (!n->fold_bn) continue;
+        n->folded = p; /* weights, bias, scale */
+        p += round16(param_floats(n) + 2 * n->z->dims[n->z->rank - 1]);
     }
     m->targets = p;
     return 0;

@@ -192,10 +192,14 @@ static int read_sequential(mx_model *m, json_t *cfg, mx_value **in, int n_in, mx
             json_t *shape = first_layer_input_shape(json_object_get(entry, "config"));
             if (!shape && !m->scope)
                 return mx_fail("layer 0: the first layer of a Sequential model needs batch_input_shape (or an InputLayer)");
-            if (m->scope) { /* nested: the input is the value it is called on */
+            if (m->scope) { /* nested: the input is the value it is called on (no InputLayer stands for it) */
                 json_decref(shape);
                 prev = n_in > 0 ? in[0] : NULL;
                 if (!prev) return mx_fail("a nested Sequential model needs an input");
+                mx_submodel *sm = m->scope->cfg;
+                sm->input_layers[0] = NULL;
+                sm->bound[0] = prev;
+                sm->n_inputs = 1;
             } else {
                 char iname[MX_NAME_MAX];
                 const char *first = layer_name(entry);
@@ -405,10 +409,10 @@ static json_t *ref_json(const mx_value *v, const mx_layer *scope) {
     }
     const mx_node *n = v->producer;
     mx_layer *l = mx_layer_in_scope(n->layer, scope);
-    if (l && l->type == &mx_layer_submodel) {
+    if (l && l->type == &mx_layer_submodel) { /* Keras: node 0 is the nested model's own graph, its call node 1 */
         const mx_submodel *s = l->cfg;
         for (int i = 0; i < s->n_outputs; i++)
-            if (s->outputs[i] == v) return json_pack("[s, i, i]", l->name, 0, i);
+            if (s->outputs[i] == v) return json_pack("[s, i, i]", l->name, 1, i);
     }
     int t = 0;
     for (int i = 0; i < n->n_out; i++)
@@ -461,6 +465,14 @@ static json_t *write_scope(const mx_model *m, const mx_layer *scope, int sequent
     json_t *layers = json_array();
     for (int i = 0; i < m->n_layers; i++)
         if (m->layers[i]->scope == scope) json_array_append_new(layers, layer_entry(m, m->layers[i], scope, sequential));
+    const mx_submodel *sub = scope ? scope->cfg : NULL;
+    if (sub && sub->n_inputs == 1 && !sub->input_layers[0] && json_array_size(layers) > 0) {
+        /* a nested Sequential without InputLayer: its first layer carries the input shape */
+        json_t *shape = json_array();
+        json_array_append_new(shape, json_null());
+        for (int d = 0; d < sub->bound[0]->rank; d++) json_array_append_new(shape, json_integer(sub->bound[0]->dims[d]));
+        json_object_set_new(json_object_get(json_array_get(layers, 0), "config"), "batch_input_shape", shape);
+    }
     json_t *cfg = json_pack("{s:s, s:o}", "name", scope ? scope->name : m->name, "layers", layers);
     if (!sequential) {
         json_t *ins = json_array(), *outs = json_array();

@@ -161,6 +161,10 @@ void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n) {
     /* the common cases get loops the compiler can vectorise */
     if (a.kind == MX_ACT_RELU) {
         for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+    } else if (a.kind == MX_ACT_RELU6) {
+        for (int64_t i = 0; i < n; i++) y[i] = fminf(fmaxf(x[i], 0.0f), 6.0f);
+    } else if (a.kind == MX_ACT_LEAKY_RELU) {
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : a.alpha * x[i];
     } else if (a.kind == MX_ACT_LINEAR) {
         if (y != x) memmove(y, x, sizeof(float) * (size_t)n);
     } else {

@@ -23,3 +23,11 @@ const mx_layer_type mx_layer_activation = {
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
 };
+
+extern const mx_layer_type mx_layer_relu, mx_layer_leaky_relu;
+
+int mx_is_activation_layer(const mx_node *n) {
+    const mx_layer_type *t = n->layer->type;
+    return (t == &mx_layer_activation || t == &mx_layer_relu || t == &mx_layer_leaky_relu) &&
+           n->layer->act.kind != MX_ACT_SOFTMAX;
+}

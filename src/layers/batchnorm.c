@@ -162,6 +162,16 @@ static bn_job job_of(mx_node *n, const mx_exec *ex) {
     return j;
 }
 
+void mx_bn_inference_affine(const mx_node *n, float *a, float *b) {
+    const bn_cfg *cf = n->layer->cfg;
+    const bn_state *s = n->state;
+    for (int64_t i = 0; i < s->c; i++) {
+        float g = s->gamma ? s->gamma->data[i] : 1.0f, be = s->beta ? s->beta->data[i] : 0.0f;
+        a[i] = g / sqrtf(s->var->data[i] + cf->epsilon);
+        b[i] = be - s->mean->data[i] * a[i];
+    }
+}
+
 static void bn_forward(mx_node *n, const mx_exec *ex) {
     bn_cfg *cf = n->layer->cfg;
     bn_state *s = n->state;

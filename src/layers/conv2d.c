@@ -134,18 +134,18 @@ static void conv2d_forward(mx_node *n, const mx_exec *ex) {
     const mx_conv_geom *g = &st->g;
     const int images = (int)(ex->batch * st->lead);
     int64_t rows = images * g->oh * g->ow;
-    const float *w = n->layer->params[0]->data, *bias = c->use_bias ? n->layer->params[1]->data : NULL;
-    float *out = mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL;
+    mx_param *kernel = n->layer->params[0];
+    mx_fused fz = mx_fused_params(n, kernel->data, kernel->size, c->use_bias ? n->layer->params[1]->data : NULL, g->f);
     if (n->pool_into && !ex->training) {
-        forward_pooled(n, w, bias, images);
+        forward_pooled(n, fz.w, fz.bias, images);
         return;
     }
     if (st->path == CONV_WINOGRAD) {
-        mx_winograd_forward(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, n->ws, images);
+        mx_winograd_forward(g, n->in[0]->data, fz.w, fz.bias, fz.act, fz.z, fz.out, n->ws, images);
         return;
     }
     if (st->path == CONV_DIRECT && !ex->training) { /* training keeps im2col's columns for dW */
-        mx_conv_direct(g, n->in[0]->data, w, bias, n->layer->act, n->z->data, out, images);
+        mx_conv_direct(g, n->in[0]->data, fz.w, fz.bias, fz.act, fz.z, fz.out, images);
         return;
     }
     const float *a = n->in[0]->data; /* (rows, kdim) */
@@ -154,8 +154,8 @@ static void conv2d_forward(mx_node *n, const mx_exec *ex) {
         a = n->ws;
     }
     /* z (rows, f) = col W, then bias and activation while each block is in cache */
-    mx_gemm_epilogue epi = {bias, n->layer->act, out};
-    mx_gemm_ex(0, 0, rows, g->f, g->kdim, a, g->kdim, w, g->f, n->z->data, g->f, 0, &epi);
+    mx_gemm_epilogue epi = {fz.bias, fz.act, fz.out};
+    mx_gemm_ex(0, 0, rows, g->f, g->kdim, a, g->kdim, fz.w, g->f, fz.z, g->f, 0, &epi);
 }
 
 static int conv2d_can_pool(const mx_node *n) {
@@ -201,6 +201,7 @@ const mx_layer_type mx_layer_conv2d = {
     .max_inputs = 1,
     .has_activation = 1,
     .fuses_activation = 1,
+    .folds = 1,
     .build = conv2d_build,
     .forward = conv2d_forward,
     .backward = conv2d_backward,

@@ -43,11 +43,11 @@ static void dense_forward(mx_node *n, const mx_exec *ex) {
     mx_value *in = n->in[0];
     int64_t k = in->dims[in->rank - 1];
     int64_t rows = ex->batch * in->size / k;
-    const float *w = n->layer->params[0]->data; /* (k, units) */
+    mx_param *w = n->layer->params[0]; /* (k, units) */
+    mx_fused fz = mx_fused_params(n, w->data, w->size, c->use_bias ? n->layer->params[1]->data : NULL, c->units);
     /* z (rows, units) = x W, then bias and activation while each block is in cache */
-    mx_gemm_epilogue epi = {c->use_bias ? n->layer->params[1]->data : NULL, n->layer->act,
-                            mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL};
-    mx_gemm_ex(0, 0, rows, c->units, k, in->data, k, w, c->units, n->z->data, c->units, 0, &epi);
+    mx_gemm_epilogue epi = {fz.bias, fz.act, fz.out};
+    mx_gemm_ex(0, 0, rows, c->units, k, in->data, k, fz.w, c->units, fz.z, c->units, 0, &epi);
 }
 
 static void dense_backward(mx_node *n, const mx_exec *ex) {
@@ -73,6 +73,7 @@ const mx_layer_type mx_layer_dense = {
     .max_inputs = 1,
     .has_activation = 1,
     .fuses_activation = 1,
+    .folds = 1,
     .build = dense_build,
     .forward = dense_forward,
     .backward = dense_backward,

@@ -88,8 +88,8 @@ static void dw_forward(mx_node *n, const mx_exec *ex) {
     float *out = mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL;
     const float *bias = s->bias ? s->bias->data : NULL;
     if (!s->separable) {
-        mx_depthwise_forward(&s->g, (int)s->dw->dims[3], n->in[0]->data, s->dw->data, bias, n->layer->act, n->z->data,
-                             out, images);
+        mx_fused fz = mx_fused_params(n, s->dw->data, s->dw->size, bias, s->g.f);
+        mx_depthwise_forward(&s->g, (int)s->dw->dims[3], n->in[0]->data, fz.w, fz.bias, fz.act, fz.z, fz.out, images);
         return;
     }
     /* depthwise into the workspace (no bias), then the 1x1 convolution as a GEMM */
@@ -129,6 +129,7 @@ const mx_layer_type mx_layer_depthwise_conv2d = {
     .max_inputs = 1,
     .has_activation = 1,
     .fuses_activation = 1,
+    .folds = 1,
     .build = dw_build,
     .forward = dw_forward,
     .backward = dw_backward,

@@ -190,7 +190,6 @@ int mx_pool_is_2x2(const mx_node *n) {
 }
 
 static void max_forward(mx_node *n, const mx_exec *ex) {
-    if (n->pooled_by_producer) return; /* done by the convolution before it */
     /* the argmax is only needed for a backward pass */
     pool_job j = {n->state, n->in[0]->data, n->z->data, ex->training ? (int32_t *)n->ws : NULL, NULL, NULL, 0};
     mx_parallel_for(ex->batch, 1, max_forward_range, &j);
