@@ -14,12 +14,17 @@ mx_fused mx_fused_params(mx_node *n, const float *w, int64_t wsize, const float 
     mx_fused r = {w, bias, n->layer->act, n->z->data,
                   mx_act_fused(n) && n->z != n->out[0] ? n->out[0]->data : NULL};
     if (!n->fold_bn && !n->act_from) return r;
-    if (n->fold_bn) { /* w' = w * a per output channel, bias' = bias * a + b */
+    if (n->fold_bn) { /* w' = w * a per output channel, bias' = bias * a + b, made again when weights change */
         float *fw = n->folded, *fb = n->folded + wsize, *a = fb + f;
-        mx_bn_inference_affine(n->fold_bn, a, fb);
-        for (int64_t i = 0; i < wsize; i++) fw[i] = w[i] * a[i % f];
-        if (bias)
-            for (int64_t i = 0; i < f; i++) fb[i] += bias[i] * a[i];
+        uint64_t version = n->layer->model->weights_version + 1;
+        if (n->folded_version != version) {
+            mx_bn_inference_affine(n->fold_bn, a, fb);
+            for (int64_t r0 = 0; r0 < wsize; r0 += f)
+                for (int64_t i = 0; i < f; i++) fw[r0 + i] = w[r0 + i] * a[i];
+            if (bias)
+                for (int64_t i = 0; i < f; i++) fb[i] += bias[i] * a[i];
+            n->folded_version = version;
+        }
         r.w = fw;
         r.bias = fb;
     }
@@ -76,6 +81,8 @@ void mx_graph_backward(mx_model *m, const mx_exec *ex) {
         if (m->profile) n->seconds[1] += mx_now() - t0;
     }
 }
+
+void mx_model_weights_changed(mx_model *m) { m->weights_version++; }
 
 void mx_model_profile(mx_model *m, int on) {
     m->profile = on;

@@ -421,6 +421,7 @@ void mx_model_weights_set(mx_model *m, const float *src) {
         memcpy(m->params[i]->data, src, sizeof(float) * (size_t)m->params[i]->size);
         src += m->params[i]->size;
     }
+    mx_model_weights_changed(m);
 }
 
 mx_param_counts mx_model_param_counts(const mx_model *m) {

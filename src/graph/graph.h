@@ -174,6 +174,7 @@ struct mx_node {
     mx_node *pool_into;                /* a 2x2 max pooling done here (inference) */
     mx_value *fused_out;               /* where the result goes when fold_bn or act_from is set */
     float *folded;                     /* planned: weights and bias with fold_bn folded in */
+    uint64_t folded_version;           /* the weights_version folded is of (0: not yet) */
     int done_by_producer;              /* planned: an earlier node computes this node's output */
     int64_t ws_per_sample, ws_fixed;   /* workspace floats, declared by build */
     float *ws;                         /* planned workspace, kept from forward to backward */
@@ -213,6 +214,7 @@ struct mx_model {
     struct mx_optimizer_config *opt;
     float *opt_mem;
     int64_t iterations;                /* optimizer steps taken */
+    uint64_t weights_version;          /* bumped whenever weights change (folded copies follow it) */
     int profile;                       /* time every node (mx_model_profile) */
     mx_layer *scope;                   /* while reading a config: the nested model being read */
 };
@@ -262,6 +264,9 @@ typedef struct mx_fused {
     float *z, *out; /* out: act(z), NULL without an activation (out may be z) */
 } mx_fused;
 mx_fused mx_fused_params(mx_node *n, const float *w, int64_t wsize, const float *bias, int64_t f);
+/* Weights were written outside training and loading (tests, tools): folded
+ * copies must be made again. */
+void mx_model_weights_changed(mx_model *m);
 
 /* Plan buffers for `batch` samples; training adds gradients. Keeps the
  * current plan when it already fits. */

@@ -199,6 +199,7 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
         n->folded = NULL;
         if (!n->fold_bn) continue;
         n->folded = p; /* weights, bias, scale */
+        n->folded_version = 0;
         p += round16(param_floats(n) + 2 * n->z->dims[n->z->rank - 1]);
     }
     m->targets = p;

@@ -222,6 +222,7 @@ int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *
             goto done;
         }
     rc = 0;
+    mx_model_weights_changed(m);
 done:
     mx_free(loaded);
     return rc;

@@ -215,16 +215,9 @@ int mx_model_compile(mx_model *m, mx_loss_kind loss, int from_logits, const mx_o
 json_t *mx_training_config_write(const mx_model *m) {
     if (!m->compiled) return NULL;
     const mx_optimizer_config *o = m->opt;
-    json_t *lr;
-    if (o->schedule == MX_LR_CONSTANT)
-        lr = json_real(o->learning_rate);
-    else if (o->schedule == MX_LR_EXPONENTIAL_DECAY)
-        lr = json_pack("{s:s, s:{s:f, s:I, s:f, s:b}}", "class_name", "ExponentialDecay", "config",
-                       "initial_learning_rate", (double)o->learning_rate, "decay_steps", (json_int_t)o->decay_steps,
-                       "decay_rate", (double)o->decay_rate, "staircase", o->staircase);
-    else /* MX_LR_COSINE_DECAY */
-        lr = json_pack("{s:s, s:{s:f, s:I, s:f}}", "class_name", "CosineDecay", "config", "initial_learning_rate",
-                       (double)o->learning_rate, "decay_steps", (json_int_t)o->decay_steps, "alpha", (double)o->alpha);
+    /* the initial rate only: TF.js cannot read a schedule here (its training
+     * would start from NaN); the experiment file keeps the schedule */
+    json_t *lr = json_real(o->learning_rate);
     json_t *cfg = json_pack("{s:s, s:o}", "name", mx_optimizer_name(o->kind), "learning_rate", lr);
     switch (o->kind) {
     case MX_OPT_SGD:

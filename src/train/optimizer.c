@@ -119,6 +119,7 @@ void mx_opt_step(mx_model *m) {
     const mx_optimizer_config *o = m->opt;
     float lr = mx_learning_rate(o, m->iterations);
     m->iterations++;
+    m->weights_version++;
     double t = (double)m->iterations;
     float global_scale = 1.0f;
     if (o->global_clipnorm > 0) {
