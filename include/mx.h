@@ -138,6 +138,10 @@ mx_model *mx_model_from_json(const char *json_text, const char *origin, uint64_t
 /* Load a TF.js layers model: a directory holding model.json, or the path of
  * the model.json itself; weight shards are read next to it. */
 mx_model *mx_model_load(const char *path);
+/* Load the weights of another model (a directory or model.json) into the
+ * parameters with the same names and shapes, e.g. a base model's into a
+ * model built on it; *loaded (may be NULL) receives how many were found. */
+int mx_model_load_weights(mx_model *m, const char *path, int *loaded);
 /* Write model.json and weight shards into dir (created if needed), atomically
  * per file. */
 int mx_model_save(mx_model *m, const char *dir);

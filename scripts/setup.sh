@@ -29,17 +29,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The 5,000 OpenCV digits: only digits.png from the opencv-doc package (96 MB),
-# without installing the package.
-if [ ! -s data/digits.png ]; then
-  echo "setup: fetching digits.png from Debian's opencv-doc"
-  mkdir -p data
+# From Debian's opencv-doc (96 MB), without installing it: the 5,000 MNIST
+# digits (digits.png), the 1,000 ImageNet class names and a few photos.
+want=(data/digits.png data/classification_classes_ILSVRC2012.txt data/photos/fruits.jpg data/photos/baboon.jpg)
+missing_files=0
+for f in "${want[@]}"; do [ -s "$f" ] || missing_files=1; done
+if [ $missing_files = 1 ]; then
+  echo "setup: extracting data from Debian's opencv-doc"
+  mkdir -p data/photos
   tmp=$(mktemp -d)
   chmod 755 "$tmp"
   [ $updated = 1 ] || as_root apt-get update -qq
   (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root opencv-doc >/dev/null)
-  dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | tar -x -C "$tmp" --wildcards '*/examples/data/digits.png'
-  cp "$(find "$tmp" -name digits.png | head -n 1)" data/digits.png
+  dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | tar -x -C "$tmp" --wildcards \
+    '*/examples/data/digits.png' '*/examples/data/dnn/classification_classes_ILSVRC2012.txt' \
+    '*/examples/data/fruits.jpg' '*/examples/data/baboon.jpg'
+  ex=$(find "$tmp" -type d -path '*/examples/data' | head -n 1)
+  cp "$ex/digits.png" data/digits.png
+  cp "$ex/dnn/classification_classes_ILSVRC2012.txt" data/
+  cp "$ex/fruits.jpg" "$ex/baboon.jpg" data/photos/
   rm -rf "$tmp"
 fi
 

@@ -96,6 +96,46 @@ EOF
   grep -q '"dataset": "mnist"' "$T/mn/metadata.json" && ok mnist_metadata || bad mnist_metadata "metadata.json does not name mnist"
 fi
 
+# ---- transfer learning on a frozen MobileNetV2 (random weights, made by TF.js) ----
+if command -v node >/dev/null && [ -d "$ROOT/tests/tfjs/node_modules/@tensorflow/tfjs" ] && $PY -c 'import numpy' 2>/dev/null; then
+  node "$ROOT/tests/tfjs/mobilenet_v2.js" "$T/mnv2" >/dev/null 2>&1 && ok mobilenet_v2_made || bad mobilenet_v2_made "node tests/tfjs/mobilenet_v2.js failed"
+  run predict_photo 0 "$BIN" predict "$T/mnv2" --image "$ROOT/data/photos/fruits.jpg" --top 3 &&
+    expect predict_photo "fruits.jpg \\(512x480, resized to 224x224\\)"
+  $PY - "$T/rps" <<'EOF'
+# three classes of drawn shapes, as PNG files of different sizes
+import os, struct, sys, zlib
+import numpy as np
+def png(path, a):
+    h, w, _ = a.shape
+    raw = b"".join(b"\x00" + a[y].tobytes() for y in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+                           chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+r = np.random.RandomState(0)
+for cls in ("paper", "rock", "scissors"):
+    os.makedirs(f"{sys.argv[1]}/{cls}")
+    for i in range(10):
+        s = r.randint(90, 160)
+        a = (r.rand(s, s, 3) * 40 + 100).astype(np.uint8)
+        yy, xx = np.mgrid[:s, :s] / s
+        m = {"rock": (yy - .5) ** 2 + (xx - .5) ** 2 < .1, "paper": (abs(yy - .5) < .35) & (abs(xx - .5) < .25),
+             "scissors": (abs(yy - xx) < .08) | (abs(yy + xx - 1) < .08)}[cls]
+        a[m] = [230, 180, 150]
+        png(f"{sys.argv[1]}/{cls}/{i:03d}.png", a)
+EOF
+  if run transfer_train 0 "$BIN" train rps_transfer --base "$T/mnv2" --data "$T/rps" --epochs 2 --out "$T/rps_out"; then
+    expect transfer_train "2257984 parameters frozen"
+    run transfer_base_frozen 0 $PY "$ROOT/tests/compare_weights.py" "$T/mnv2" "$T/rps_out" &&
+      expect transfer_base_frozen "260 weights compared, 0 differ"
+    run transfer_info 0 "$BIN" info "$T/rps_out" && expect transfer_info "Non-trainable params: 2,257,984"
+    run transfer_predict 0 "$BIN" predict "$T/rps_out" --image "$T/rps/rock/000.png" && expect transfer_predict "%  (rock|paper|scissors)"
+    run transfer_eval 0 "$BIN" eval "$T/rps_out" && expect transfer_eval "image_folder test \\(6 samples\\)"
+  fi
+  run transfer_no_base 1 "$BIN" train rps_transfer --base "$T/nothing" --data "$T/rps" && expect transfer_no_base "not found"
+else
+  bad transfer "node with tests/tfjs/node_modules and numpy are needed (scripts/setup.sh --test)"
+fi
+
 # ---- resume: 1 epoch + resume to 2 equals 2 epochs, bit for bit ----
 run resume_a 0 "$BIN" train digits_mlp --limit 300 --epochs 2 --out "$T/ra" &&
   run resume_b1 0 "$BIN" train digits_mlp --limit 300 --epochs 1 --out "$T/rb" &&

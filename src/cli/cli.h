@@ -38,15 +38,33 @@ int cli_experiment_path(const char *name_or_path, char *out, size_t n);
 
 /* ---- experiment files (experiments/NAME.json) ---- */
 
+/* Where a dataset comes from: a named one (mx_dataset_load), or an image
+ * folder (DIR/<class>/<files>, or DIR/train and DIR/test holding those). */
+typedef struct cli_data {
+    const char *name;         /* "fashion_mnist", ..., or "image_folder" */
+    const char *path;         /* image folder: its directory */
+    int height, width, channels;
+    mx_resize resize;
+} cli_data;
+
+/* The split ("train" or "test") of a dataset; dir (--data) overrides the
+ * path. An image folder without train/ and test/ keeps every fifth image of
+ * each class for the test split. */
+mx_dataset *cli_dataset_load(const cli_data *d, const char *split, const char *dir);
+
 typedef struct cli_experiment {
     json_t *root;             /* owns everything below */
     const char *name, *title, *description;
-    const char *dataset;      /* mx_dataset_load name */
+    const char *dataset;      /* mx_dataset_load name, or "image_folder" */
+    cli_data data;
     const char *validation;   /* "none", "test" or "split" */
     float validation_split;
     float scale, offset;      /* preprocessing x * scale + offset */
     mx_augment augment;
-    char *model_json;         /* Keras model config as text */
+    char *model_json;         /* Keras model config as text (NULL with a base) */
+    /* transfer learning: a saved model, cut at a layer, with head layers on it */
+    const char *base_model, *base_output, *base_trainable_from;
+    json_t *head;             /* Keras layer configs; "units": "classes" = one per class */
     mx_optimizer_config opt;
     mx_loss_kind loss;
     int from_logits;
@@ -58,6 +76,12 @@ typedef struct cli_experiment {
 } cli_experiment;
 
 int cli_experiment_load(const char *path, cli_experiment *e);
+/* The Keras config of the base model (base_dir), cut at base_output, taking
+ * (h, w, c) images, frozen (or trainable from base_trainable_from), called
+ * with training=False, with the head on top. */
+char *cli_transfer_model(const cli_experiment *e, const char *base_dir, int n_classes);
+/* base_model as given, or under the repository root */
+int cli_base_path(const cli_experiment *e, const char *override, char *out, size_t n);
 void cli_experiment_free(cli_experiment *e);
 
 /* ---- model directories ---- */

@@ -41,7 +41,16 @@ int cmd_eval(int argc, char **argv) {
     if (loss_name && mx_loss_parse(loss_name, &loss, &from_logits)) goto done;
     from_logits = json_is_true(json_object_get(meta, "from_logits"));
     mx_optimizer_config opt = mx_optimizer_defaults(MX_OPT_SGD);
-    if (mx_set_threads(threads) || !(m = mx_model_load(pos[0])) || !(d = mx_dataset_load(dataset, split, data)) ||
+    cli_data src = {dataset, json_string_value(json_object_get(meta, "data_path")), 0, 0, 0, MX_RESIZE_BILINEAR};
+    json_t *ishape = json_object_get(json_object_get(meta, "input"), "shape");
+    if (json_array_size(ishape) == 3) {
+        src.height = (int)json_integer_value(json_array_get(ishape, 0));
+        src.width = (int)json_integer_value(json_array_get(ishape, 1));
+        src.channels = (int)json_integer_value(json_array_get(ishape, 2));
+    }
+    const char *rs = json_string_value(json_object_get(json_object_get(meta, "input"), "resize"));
+    if (rs && mx_resize_parse(rs) >= 0) src.resize = (mx_resize)mx_resize_parse(rs);
+    if (mx_set_threads(threads) || !(m = mx_model_load(pos[0])) || !(d = cli_dataset_load(&src, split, data)) ||
         mx_model_compile(m, loss, from_logits, &opt) || mx_evaluate(m, d, scale, offset, bs, &r))
         goto done;
     printf("%s on %s %s (%lld samples)\n", mx_model_name(m), dataset, split, (long long)d->n);

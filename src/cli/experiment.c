@@ -44,8 +44,10 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
     if (!e->root) return mx_fail("%s: line %d: %s", path, err.line, err.text);
     json_t *r = e->root;
     static const char *const top[] = {"name", "title", "description", "dataset", "preprocessing", "augmentation",
-                                      "model", "training", NULL};
-    static const char *const ds[] = {"name", "validation", "validation_split", NULL};
+                                      "model", "base", "head", "training", NULL};
+    static const char *const ds[] = {"name", "validation", "validation_split", "path", "image_size", "channels",
+                                     "resize", NULL};
+    static const char *const basekeys[] = {"model", "output", "trainable_from", NULL};
     static const char *const pre[] = {"scale", "offset", NULL};
     static const char *const aug[] = {"shift", "rotation", "zoom", "flip_horizontal", "flip_vertical", "rotate90",
                                       "brightness", "contrast", "hue", NULL};
@@ -57,10 +59,20 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
     json_t *dataset = json_object_get(r, "dataset"), *prep = json_object_get(r, "preprocessing");
     json_t *augm = json_object_get(r, "augmentation"), *train = json_object_get(r, "training");
     json_t *model = json_object_get(r, "model"), *stop = json_object_get(train, "early_stopping");
+    json_t *base = json_object_get(r, "base");
     if (!json_is_object(r)) return mx_fail("%s: must be a JSON object", path);
     if (check_keys(r, where, top)) return -1;
-    if (!json_is_object(dataset) || !json_is_object(model) || !json_is_object(train))
-        return mx_fail("%s: needs 'dataset', 'model' and 'training' objects", path);
+    if (!json_is_object(dataset) || !(json_is_object(model) || json_is_object(base)) || !json_is_object(train))
+        return mx_fail("%s: needs 'dataset', 'model' (or 'base' and 'head') and 'training' objects", path);
+    if (json_is_object(base)) {
+        if (check_keys(base, "base", basekeys)) return mx_fail_context("%s: ", path);
+        e->base_model = get_str(base, "model", NULL);
+        e->base_output = get_str(base, "output", NULL);
+        e->base_trainable_from = get_str(base, "trainable_from", NULL);
+        e->head = json_object_get(r, "head");
+        if (!e->base_model || !e->base_output || !json_is_array(e->head))
+            return mx_fail("%s: base needs 'model' and 'output', and 'head' a list of layers", path);
+    }
     if (check_keys(dataset, "dataset", ds) || (prep && check_keys(prep, "preprocessing", pre)) ||
         (json_is_object(augm) && check_keys(augm, "augmentation", aug)) || check_keys(train, "training", tr) ||
         (json_is_object(stop) && check_keys(stop, "training.early_stopping", es)))
@@ -71,6 +83,25 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
     e->description = get_str(r, "description", NULL);
     e->dataset = get_str(dataset, "name", NULL);
     if (!e->dataset) return mx_fail("%s: dataset needs a 'name'", path);
+    e->data.name = e->dataset;
+    if (!strcmp(e->dataset, "image_folder")) {
+        json_t *size = json_object_get(dataset, "image_size");
+        double ch = 3;
+        e->data.path = get_str(dataset, "path", NULL);
+        if (!json_is_array(size) || json_array_size(size) != 2 || !json_is_integer(json_array_get(size, 0)) ||
+            !json_is_integer(json_array_get(size, 1)))
+            return mx_fail("%s: an image_folder dataset needs 'image_size': [height, width]", path);
+        e->data.height = (int)json_integer_value(json_array_get(size, 0));
+        e->data.width = (int)json_integer_value(json_array_get(size, 1));
+        if (e->data.height < 1 || e->data.width < 1 || e->data.height > 4096 || e->data.width > 4096)
+            return mx_fail("%s: image_size must be from 1 to 4096", path);
+        if (get_num(dataset, "channels", 3, 1, 3, &ch, "dataset") || (ch != 1 && ch != 3))
+            return mx_fail("%s: dataset.channels must be 1 or 3", path);
+        e->data.channels = (int)ch;
+        int rs = mx_resize_parse(get_str(dataset, "resize", "bilinear"));
+        if (rs < 0) return mx_fail("%s: dataset.resize must be bilinear, nearest or area", path);
+        e->data.resize = (mx_resize)rs;
+    }
     e->validation = get_str(dataset, "validation", "none");
     if (strcmp(e->validation, "none") && strcmp(e->validation, "test") && strcmp(e->validation, "split"))
         return mx_fail("%s: dataset.validation must be \"none\", \"test\" or \"split\"", path);
@@ -91,8 +122,10 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
                                   json_is_true(json_object_get(augm, "flip_vertical")),
                                   json_is_true(json_object_get(augm, "rotate90")), (float)br, (float)co, (float)hue};
     }
-    e->model_json = json_dumps(model, JSON_COMPACT);
-    if (!e->model_json) return mx_fail("%s: cannot serialise the model", path);
+    if (json_is_object(model)) {
+        e->model_json = json_dumps(model, JSON_COMPACT);
+        if (!e->model_json) return mx_fail("%s: cannot serialise the model", path);
+    }
     double ep = 0, bs = 0, seed = 0;
     if (get_num(train, "epochs", 10, 1, 1e6, &ep, "training") || get_num(train, "batch_size", 32, 1, 65536, &bs, "training") ||
         get_num(train, "seed", 1, 0, 9007199254740992.0, &seed, "training"))

@@ -1,43 +1,135 @@
-/* predict.c: `mlexp predict MODEL_DIR --input X.npy --output Y.npy`. */
+/* predict.c: `mlexp predict MODEL_DIR --input X.npy --output Y.npy`, and
+ * `--image PHOTO [--top K]` for image classifiers: the photo is read,
+ * resized and scaled as metadata.json says, and the top classes printed. */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+/* metadata.json's input preprocessing (scale 1, offset 0, bilinear without it) */
+typedef struct prep {
+    float scale, offset;
+    mx_resize resize;
+    json_t *classes; /* borrowed from meta */
+    int from_logits;
+} prep;
+
+static prep prep_of(json_t *meta) {
+    prep p = {1, 0, MX_RESIZE_BILINEAR, NULL, 0};
+    json_t *in = json_object_get(meta, "input"), *pre = json_object_get(in, "preprocessing");
+    if (json_is_number(json_object_get(pre, "scale"))) p.scale = (float)json_number_value(json_object_get(pre, "scale"));
+    if (json_is_number(json_object_get(pre, "offset"))) p.offset = (float)json_number_value(json_object_get(pre, "offset"));
+    json_t *rs = json_object_get(in, "resize");
+    if (json_is_string(rs) && mx_resize_parse(json_string_value(rs)) >= 0) p.resize = (mx_resize)mx_resize_parse(json_string_value(rs));
+    p.classes = json_object_get(meta, "classes");
+    p.from_logits = json_is_true(json_object_get(meta, "from_logits"));
+    return p;
+}
+
+static int predict_image(mx_model *m, const char *model_dir, const char *path, int top) {
+    json_t *meta = cli_metadata_load(model_dir); /* optional: the model's own shape otherwise */
+    mx_clear_error();
+    prep p = prep_of(meta);
+    int64_t shape[MX_MAX_RANK], oshape[MX_MAX_RANK];
+    int rank = mx_model_input_shape(m, 0, shape), orank = mx_model_output_shape(m, 0, oshape);
+    int rc = -1;
+    mx_tensor *img = NULL, *x = NULL, *y = NULL;
+    if (rank != 3 || (shape[2] != 1 && shape[2] != 3)) {
+        mx_fail("the model's input %s is not an image (height, width, 1 or 3 channels)", "shape");
+        goto done;
+    }
+    if (orank != 1) {
+        mx_fail("the model's output is not one vector of class scores");
+        goto done;
+    }
+    if (!(img = mx_image_load(path, (int)shape[2]))) goto done;
+    int64_t xs[4] = {1, shape[0], shape[1], shape[2]}, ys[2] = {1, oshape[0]};
+    if (!(x = mx_tensor_new(4, xs)) || !(y = mx_tensor_new(2, ys))) goto done;
+    mx_image_resize(img->data, (int)img->shape[0], (int)img->shape[1], (int)img->shape[2], x->data, (int)shape[0],
+                    (int)shape[1], p.resize);
+    for (int64_t i = 0; i < mx_tensor_size(x); i++) x->data[i] = x->data[i] * p.scale + p.offset;
+    if (mx_predict(m, x, y, 1)) goto done;
+    int64_t n = oshape[0];
+    float *prob = y->data;
+    double sum = 0;
+    int probs = !p.from_logits;
+    for (int64_t i = 0; i < n; i++) {
+        sum += prob[i];
+        probs &= prob[i] >= 0;
+    }
+    if (!probs || fabs(sum - 1) > 1e-3) { /* logits: softmax them for display */
+        float mx = prob[0];
+        for (int64_t i = 1; i < n; i++) mx = fmaxf(mx, prob[i]);
+        sum = 0;
+        for (int64_t i = 0; i < n; i++) sum += prob[i] = expf(prob[i] - mx);
+        for (int64_t i = 0; i < n; i++) prob[i] /= (float)sum;
+    }
+    printf("%s (%lldx%lld, resized to %lldx%lld):\n", path, (long long)img->shape[1], (long long)img->shape[0],
+           (long long)shape[1], (long long)shape[0]);
+    for (int k = 0; k < top && k < n; k++) {
+        int64_t best = -1;
+        for (int64_t i = 0; i < n; i++)
+            if (prob[i] >= 0 && (best < 0 || prob[i] > prob[best])) best = i;
+        json_t *label = json_array_get(p.classes, (size_t)best);
+        printf("  %6.2f%%  %s", 100.0 * prob[best], json_is_string(label) ? json_string_value(label) : "");
+        if (!json_is_string(label)) printf("class %lld", (long long)best);
+        printf("\n");
+        prob[best] = -1;
+    }
+    rc = 0;
+done:
+    mx_tensor_free(img);
+    mx_tensor_free(x);
+    mx_tensor_free(y);
+    json_decref(meta);
+    return rc;
+}
+
 int cmd_predict(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *bs_s = NULL, *threads_s = NULL;
+    const char *in = NULL, *out = NULL, *image = NULL, *top_s = NULL, *bs_s = NULL, *threads_s = NULL;
     int preprocess = 0;
     const cli_opt opts[] = {
         {"--input", "X.npy", "inputs, batch first, shaped as the model's input", &in, NULL},
         {"--output", "Y.npy", "where to write the outputs (float32)", &out, NULL},
         {"--preprocess", NULL, "apply the preprocessing of metadata.json (e.g. raw 0..255 pixels)", NULL, &preprocess},
+        {"--image", "PHOTO", "classify a PNG or JPEG photo and print the top classes", &image, NULL},
+        {"--top", "K", "how many classes to print for --image (default 5)", &top_s, NULL},
         {"--batch-size", "N", "samples per forward pass (default 256)", &bs_s, NULL},
         {"--threads", "N", "worker threads (default: all cores)", &threads_s, NULL},
         {0},
     };
-    const cli_cmd c = {"predict", "MODEL_DIR --input X.npy --output Y.npy",
-                       "Run a model on a numpy array and write its outputs.",
-                       "Inputs are taken as the model sees them; with --preprocess, as raw data\n"
-                       "to which metadata.json's preprocessing (x * scale + offset) is applied.", opts};
+    const cli_cmd c = {"predict", "MODEL_DIR (--input X.npy --output Y.npy | --image PHOTO [--top K])",
+                       "Run a model on a numpy array and write its outputs, or classify a photo.",
+                       "Arrays are taken as the model sees them; with --preprocess, as raw data\n"
+                       "to which metadata.json's preprocessing (x * scale + offset) is applied.\n"
+                       "A photo is resized to the model's input and preprocessed as metadata.json\n"
+                       "says; the class names come from its \"classes\".", opts};
     const char *pos[1] = {NULL};
     int p = cli_parse(&c, argc, argv, pos, 1, 1);
     if (p) return p > 0 ? 0 : 2;
-    if (!in || !out) return cli_error("predict", "--input and --output are required"), 2;
-    int bs = 256, threads = 0;
-    if ((bs_s && cli_int(bs_s, "--batch-size", 1, 65536, &bs)) || (threads_s && cli_int(threads_s, "--threads", 1, 64, &threads)))
+    if (!image && (!in || !out)) return cli_error("predict", "give --input and --output, or --image"), 2;
+    int bs = 256, threads = 0, top = 5;
+    if ((bs_s && cli_int(bs_s, "--batch-size", 1, 65536, &bs)) || (threads_s && cli_int(threads_s, "--threads", 1, 64, &threads)) ||
+        (top_s && cli_int(top_s, "--top", 1, 100000, &top)))
         return cli_error("predict", "%s", mx_error()), 2;
     mx_model *m = NULL;
     mx_tensor *x = NULL, *y = NULL;
     int rc = 1;
-    if (mx_set_threads(threads) || !(m = mx_model_load(pos[0])) || !(x = mx_npy_load(in))) goto done;
+    if (mx_set_threads(threads) || !(m = mx_model_load(pos[0]))) goto done;
+    if (image) {
+        if (predict_image(m, pos[0], image, top)) goto done;
+        rc = 0;
+        goto done;
+    }
+    if (!(x = mx_npy_load(in))) goto done;
     if (preprocess) {
         json_t *meta = cli_metadata_load(pos[0]);
         if (!meta) goto done;
-        json_t *pre = json_object_get(json_object_get(meta, "input"), "preprocessing");
-        float scale = json_is_number(json_object_get(pre, "scale")) ? (float)json_number_value(json_object_get(pre, "scale")) : 1;
-        float offset = (float)json_number_value(json_object_get(pre, "offset"));
+        prep pr = prep_of(meta);
+        for (int64_t i = 0; i < mx_tensor_size(x); i++) x->data[i] = x->data[i] * pr.scale + pr.offset;
         json_decref(meta);
-        for (int64_t i = 0; i < mx_tensor_size(x); i++) x->data[i] = x->data[i] * scale + offset;
     }
     int64_t shape[MX_MAX_RANK];
     int r = mx_model_output_shape(m, 0, shape + 1);

@@ -100,6 +100,25 @@ static mx_model *load_checkpoint(const train_ctx *c, mx_history *h, char *dir, s
     return m;
 }
 
+/* base + head, and the base's weights, which must all be found */
+static mx_model *transfer_model(const cli_experiment *e, const char *override, int n_classes, uint64_t seed) {
+    char dir[4096];
+    if (cli_base_path(e, override, dir, sizeof dir)) return NULL;
+    char *json = cli_transfer_model(e, dir, n_classes);
+    if (!json) return NULL;
+    mx_model *m = mx_model_from_json(json, dir, seed);
+    free(json);
+    if (!m) return NULL;
+    mx_param_counts before = mx_model_param_counts(m);
+    int loaded = 0;
+    if (mx_model_load_weights(m, dir, &loaded)) {
+        mx_model_free(m);
+        return NULL;
+    }
+    fprintf(stderr, "base %s: %d weights loaded, %lld parameters frozen\n", dir, loaded, (long long)before.non_trainable);
+    return m;
+}
+
 static char *summary_text(const mx_model *m) {
     char *buf = NULL;
     size_t len = 0;
@@ -111,7 +130,7 @@ static char *summary_text(const mx_model *m) {
 }
 
 static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *c, const mx_history *h,
-                         const mx_dataset *test, const char *command, int threads) {
+                         const mx_dataset *test, const char *command, int threads, const char *data_dir) {
     char path[4200];
     if (mx_model_save(m, c->out)) return -1;
     snprintf(path, sizeof path, "%s/history.json", c->out);
@@ -131,17 +150,25 @@ static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *
     time_t now = time(NULL);
     char date[64];
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    static const char *const resize_names[] = {"bilinear", "nearest", "area"};
+    int folder = !strcmp(e->dataset, "image_folder");
     json_t *meta = json_pack(
-        "{s:s, s:s, s:s?, s:s, s:o, s:{s:o, s:{s:f, s:f}, s:s}, s:s, s:b, "
+        "{s:s, s:s, s:s?, s:s, s:o, s:{s:o, s:{s:f, s:f}, s:s, s:s}, s:s, s:b, "
         "s:{s:f, s:f, s:I}, s:{s:i, s:i, s:I, s:i, s:f, s:{s:f, s:f, s:f}, s:s, s:s}, s:s}",
         "experiment", e->name, "title", e->title, "description", e->description, "dataset", e->dataset, "classes",
         classes, "input", "shape", shape, "preprocessing", "scale", (double)e->scale, "offset", (double)e->offset,
-        "pixels", "raw values 0..255, one channel, white on black", "loss", mx_loss_name(e->loss),
+        "resize", resize_names[folder ? e->data.resize : MX_RESIZE_BILINEAR], "pixels",
+        folder ? "raw values 0..255 of RGB (or gray) photos" : "raw values 0..255, one channel, white on black",
+        "loss", mx_loss_name(e->loss),
         "from_logits", e->from_logits, "metrics", "test_accuracy", r.accuracy, "test_loss", r.loss, "test_samples",
         (json_int_t)test->n, "training", "epochs", h->n, "batch_size", c->batch_size, "seed", (json_int_t)c->seed,
         "threads", threads, "seconds", train_s, "augmentation", "shift", (double)e->augment.shift, "rotation",
         (double)e->augment.rotation, "zoom", (double)e->augment.zoom, "command", command, "date", date,
         "mlexp_version", MX_VERSION);
+    if (folder && data_dir) /* where eval finds the images again */
+        json_object_set_new(meta, "data_path", json_string(data_dir));
+    else if (folder && e->data.path)
+        json_object_set_new(meta, "data_path", json_string(e->data.path));
     snprintf(path, sizeof path, "%s/metadata.json", c->out);
     int rc = mx_json_save(meta, path);
     json_decref(meta);
@@ -205,7 +232,7 @@ static void list_experiments(void) {
 
 int cmd_train(int argc, char **argv) {
     const char *epochs_s = NULL, *bs_s = NULL, *seed_s = NULL, *threads_s = NULL, *data = NULL, *out = NULL,
-               *limit_s = NULL, *dataset = NULL;
+               *limit_s = NULL, *dataset = NULL, *base = NULL;
     int resume = 0;
     const cli_opt opts[] = {
         {"--epochs", "N", "epochs to train (default: the experiment's)", &epochs_s, NULL},
@@ -214,6 +241,7 @@ int cmd_train(int argc, char **argv) {
         {"--threads", "N", "worker threads (default: all cores)", &threads_s, NULL},
         {"--data", "DIR", "dataset directory (default: installed datasets)", &data, NULL},
         {"--dataset", "NAME", "train on another dataset of the same shape (e.g. mnist with --data DIR)", &dataset, NULL},
+        {"--base", "DIR", "the base model of a transfer-learning experiment", &base, NULL},
         {"--out", "DIR", "model directory (default: runs/EXPERIMENT)", &out, NULL},
         {"--limit", "N", "use only the first N training and test samples", &limit_s, NULL},
         {"--resume", NULL, "continue from DIR/checkpoint", NULL, &resume},
@@ -250,7 +278,7 @@ int cmd_train(int argc, char **argv) {
         cli_experiment_free(&e);
         return 2;
     }
-    if (dataset) e.dataset = dataset;
+    if (dataset) e.dataset = e.data.name = dataset;
     char outbuf[4096];
     snprintf(outbuf, sizeof outbuf, "%s", out ? out : "runs/");
     if (!out) snprintf(outbuf, sizeof outbuf, "runs/%s", e.name);
@@ -263,7 +291,7 @@ int cmd_train(int argc, char **argv) {
     mx_history h = {0};
     if (mx_set_threads(threads)) goto fail;
     threads = mx_threads();
-    if (!(train = mx_dataset_load(e.dataset, "train", data)) || !(test = mx_dataset_load(e.dataset, "test", data)))
+    if (!(train = cli_dataset_load(&e.data, "train", data)) || !(test = cli_dataset_load(&e.data, "test", data)))
         goto fail;
     if (limit) {
         mx_dataset *a = mx_dataset_slice(train, 0, MX_MIN((int64_t)limit, train->n));
@@ -283,6 +311,8 @@ int cmd_train(int argc, char **argv) {
     char ckdir[4200];
     if (resume) {
         if (!(m = load_checkpoint(&ctx, &h, ckdir, sizeof ckdir))) goto fail;
+    } else if (e.base_model) {
+        if (!(m = transfer_model(&e, base, train->n_classes, ctx.seed))) goto fail;
     } else if (!(m = mx_model_from_json(e.model_json, path, ctx.seed))) {
         goto fail;
     }
@@ -329,7 +359,7 @@ int cmd_train(int argc, char **argv) {
     }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    if (write_outputs(m, &e, &ctx, &h, test, command, threads)) goto fail;
+    if (write_outputs(m, &e, &ctx, &h, test, command, threads, data)) goto fail;
     rc = 0;
     goto done;
 fail:

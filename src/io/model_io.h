@@ -11,8 +11,9 @@ mx_model *mx_topology_read(json_t *topology, const char *origin, uint64_t seed);
 json_t *mx_topology_write(const mx_model *m);
 
 /* Read the weights listed in a manifest from shards in dir into the model's
- * parameters (matched by name). */
-int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *origin);
+ * parameters (matched by name). With require_all, every parameter must be
+ * found; *loaded (may be NULL) receives how many were. */
+int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *origin, int require_all, int *loaded);
 /* Write every parameter into shards of at most 4 MiB in dir; returns the
  * manifest, or NULL. */
 json_t *mx_weights_write(const mx_model *m, const char *dir);

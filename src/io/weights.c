@@ -167,7 +167,7 @@ static unsigned char *read_group(json_t *paths, const char *dir, int64_t expecte
     return buf;
 }
 
-int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *origin) {
+int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *origin, int require_all, int *n_loaded) {
     if (!json_is_array(manifest)) return mx_fail("%s: weightsManifest must be a list", origin);
     int *loaded = mx_alloc_array((size_t)MX_MAX(m->n_params, 1), sizeof(int));
     if (!loaded) return -1;
@@ -215,12 +215,16 @@ int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *
         }
         mx_free(buf);
     }
-    for (int k = 0; k < m->n_params; k++)
-        if (!loaded[k]) {
+    int count = 0;
+    for (int k = 0; k < m->n_params; k++) {
+        count += loaded[k];
+        if (!loaded[k] && require_all) {
             mx_fail("%s: weight '%s' of layer '%s' is missing from weightsManifest", origin, m->params[k]->name,
                     m->params[k]->layer->name);
             goto done;
         }
+    }
+    if (n_loaded) *n_loaded = count;
     rc = 0;
     mx_model_weights_changed(m);
 done:
@@ -262,21 +266,41 @@ json_t *mx_weights_write(const mx_model *m, const char *dir) {
     return json_pack("[{s:o, s:o}]", "paths", paths, "weights", specs);
 }
 
-mx_model *mx_model_load(const char *path) {
-    char dir[4096], file[4096];
+/* model.json of a model directory (or the file itself) and its folder */
+static void model_paths(const char *path, char *dir, char *file, size_t n) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(dir, sizeof dir, "%s", path);
-        snprintf(file, sizeof file, "%s/model.json", path);
+        snprintf(dir, n, "%s", path);
+        snprintf(file, n, "%s/model.json", path);
     } else {
-        snprintf(file, sizeof file, "%s", path);
-        snprintf(dir, sizeof dir, "%s", path);
+        snprintf(file, n, "%s", path);
+        snprintf(dir, n, "%s", path);
         char *slash = strrchr(dir, '/');
         if (slash)
             *slash = 0;
         else
-            snprintf(dir, sizeof dir, ".");
+            snprintf(dir, n, ".");
     }
+}
+
+int mx_model_load_weights(mx_model *m, const char *path, int *loaded) {
+    char dir[4096], file[4096];
+    model_paths(path, dir, file, sizeof dir);
+    char *text = mx_read_file(file, NULL, MAX_MODEL_JSON);
+    if (!text) return -1;
+    json_error_t e;
+    json_t *root = json_loads(text, 0, &e);
+    mx_free(text);
+    if (!root) return mx_json_fail(file, &e);
+    json_t *manifest = json_object_get(root, "weightsManifest");
+    int rc = manifest ? mx_weights_read(m, manifest, dir, file, 0, loaded) : mx_fail("%s: no weightsManifest", file);
+    json_decref(root);
+    return rc;
+}
+
+mx_model *mx_model_load(const char *path) {
+    char dir[4096], file[4096];
+    model_paths(path, dir, file, sizeof dir);
     char *text = mx_read_file(file, NULL, MAX_MODEL_JSON);
     if (!text) return NULL;
     json_error_t e;
@@ -290,7 +314,7 @@ mx_model *mx_model_load(const char *path) {
         mx_fail("%s: no modelTopology object (is this a TF.js layers model?)", file);
     else if (!manifest)
         mx_fail("%s: no weightsManifest", file);
-    else if ((m = mx_topology_read(topo, file, 0)) && mx_weights_read(m, manifest, dir, file)) {
+    else if ((m = mx_topology_read(topo, file, 0)) && mx_weights_read(m, manifest, dir, file, 1, NULL)) {
         mx_model_free(m);
         m = NULL;
     }
