@@ -2,6 +2,7 @@
  * model format both ways, corrupt files, and training determinism and
  * resumption. */
 #define _POSIX_C_SOURCE 200809L
+#include "io/model_io.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -456,5 +457,88 @@ MX_TEST(model_nested_frozen_base) {
     free(d->x);
     free(d->y);
     free(d);
+    mx_model_free(m);
+}
+
+/* The tensorflowjs converter's output: the topology wrapped in model_config
+ * with training_config beside it, weight names with a model prefix and ":0",
+ * and weights quantized to uint8 / uint16 / float16 (dequantized on load). */
+static uint16_t to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, mant = x & 0x7fffff;
+    if (e < 113) return (uint16_t)sign; /* tiny: zero */
+    return (uint16_t)(sign | ((e - 112) << 10) | (mant >> 13));
+}
+
+MX_TEST(model_converter_quantized) {
+    mx_model *m = tu_sequential("6", "{\"class_name\": \"Dense\", \"config\": {\"units\": 5, \"activation\": \"tanh\"}},"
+                                     "{\"class_name\": \"Dense\", \"config\": {\"units\": 3}}", 5);
+    if (!m) return;
+    const char *dtypes[] = {"uint8", "uint16", "float16"};
+    for (int q = 0; q < 3; q++) {
+        json_t *specs = json_array();
+        unsigned char *bytes = malloc(1 << 16);
+        size_t off = 0;
+        mx_model *want = tu_sequential("6", "{\"class_name\": \"Dense\", \"config\": {\"units\": 5, \"activation\": \"tanh\"}},"
+                                            "{\"class_name\": \"Dense\", \"config\": {\"units\": 3}}", 5);
+        for (int i = 0; i < m->n_params; i++) {
+            mx_param *p = m->params[i];
+            float mn = p->data[0], mx = p->data[0];
+            for (int64_t k = 0; k < p->size; k++) mn = fminf(mn, p->data[k]), mx = fmaxf(mx, p->data[k]);
+            int levels = q == 0 ? 255 : 65535;
+            float scale = mx > mn ? (mx - mn) / (float)levels : 1;
+            json_t *shape = json_array();
+            for (int d = 0; d < p->rank; d++) json_array_append_new(shape, json_integer(p->dims[d]));
+            char name[256];
+            snprintf(name, sizeof name, "sequential_7/%s:0", p->name);
+            json_t *quant = q == 2 ? json_pack("{s:s}", "dtype", "float16")
+                                   : json_pack("{s:s, s:f, s:f}", "dtype", dtypes[q], "scale", (double)scale, "min", (double)mn);
+            json_array_append_new(specs, json_pack("{s:s, s:o, s:s, s:o}", "name", name, "shape", shape, "dtype", "float32",
+                                                   "quantization", quant));
+            for (int64_t k = 0; k < p->size; k++) {
+                float deq;
+                if (q == 2) {
+                    uint16_t h = to_half(p->data[k]);
+                    memcpy(bytes + off, &h, 2), off += 2;
+                    deq = NAN; /* checked by tolerance below */
+                } else {
+                    uint32_t v = (uint32_t)lroundf((p->data[k] - mn) / scale);
+                    if (q == 0) bytes[off++] = (unsigned char)v;
+                    else {
+                        uint16_t v16 = (uint16_t)v;
+                        memcpy(bytes + off, &v16, 2), off += 2;
+                    }
+                    deq = (float)v * scale + mn;
+                }
+                want->params[i]->data[k] = q == 2 ? p->data[k] : deq;
+            }
+        }
+        char dir[1024], path[1100];
+        snprintf(dir, sizeof dir, "%s/conv_%s", mx_test_tmpdir(), dtypes[q]);
+        mx_mkdirs(dir);
+        snprintf(path, sizeof path, "%s/group1-shard1of1.bin", dir);
+        mx_write_file(path, bytes, off);
+        json_t *topo = mx_topology_write(m);
+        json_t *root = json_pack("{s:{s:s, s:s, s:o, s:{s:s}}, s:[{s:[s], s:o}]}", "modelTopology", "keras_version", "2.4.0",
+                                 "backend", "tensorflow", "model_config", topo, "training_config", "loss", "mse",
+                                 "weightsManifest", "paths", "group1-shard1of1.bin", "weights", specs);
+        snprintf(path, sizeof path, "%s/model.json", dir);
+        json_dump_file(root, path, 0);
+        json_decref(root);
+        mx_model *l = mx_model_load(dir);
+        CHECK_MSG(l != NULL, "%s: %s", dtypes[q], mx_error());
+        if (l) {
+            float x[12], ya[6];
+            tu_fill(x, 12, 3, -1, 1);
+            memcpy(ya, tu_forward(want, x, 2, 0), sizeof ya);
+            double tol = q == 2 ? 2e-3 : 1e-5; /* float16 keeps 11 significant bits */
+            CHECK_MSG(tu_maxdiff(tu_forward(l, x, 2, 0), ya, 6) < tol, "%s weights: outputs differ by %g", dtypes[q],
+                      tu_maxdiff(tu_forward(l, x, 2, 0), ya, 6));
+            mx_model_free(l);
+        }
+        mx_model_free(want);
+        free(bytes);
+    }
     mx_model_free(m);
 }
