@@ -542,3 +542,52 @@ MX_TEST(model_converter_quantized) {
     }
     mx_model_free(m);
 }
+
+/* Hostile configs: errors, never a crash or an unbounded allocation. */
+MX_TEST(model_malicious_configs) {
+    const char *cases[][2] = {
+        {"{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+         "{\"batch_input_shape\": [null, 1000000000, 1000000000, 3]}}]}}", "too large"},
+        {"{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+         "{\"batch_input_shape\": [null, 4]}}, {\"class_name\": \"Dense\", \"config\": {\"units\": 2000000000}}]}}", "units"},
+        {"{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+         "{\"batch_input_shape\": [null, 4]}}, {\"class_name\": \"Dense\", \"config\": {\"units\": -3}}]}}", "units"},
+        {"{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+         "{\"batch_input_shape\": [null, -4]}}]}}", "batch_input_shape"},
+        {"{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+         "{\"batch_input_shape\": [null, 8, 8, 3]}}, {\"class_name\": \"Conv2D\", \"config\": {\"filters\": 4, "
+         "\"kernel_size\": 99999999}}]}}", "kernel_size"},
+        {"{\"class_name\": \"Model\", \"config\": {\"layers\": [{\"name\": \"a\", \"class_name\": \"Dense\", \"config\": "
+         "{\"units\": 2}, \"inbound_nodes\": [[[\"a\", 0, 0, {}]]]}], \"input_layers\": [], \"output_layers\": [[\"a\", 0, 0]]}}",
+         "cycle"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mx_model *m = mx_model_from_json(cases[i][0], "evil.json", 1);
+        CHECK_MSG(!m, "case %zu loaded", i);
+        CHECK_MSG(strstr(mx_error(), cases[i][1]) && strstr(mx_error(), "evil.json"), "case %zu: '%s'", i, mx_error());
+        mx_model_free(m);
+    }
+    /* JSON nested far deeper than any model: the parser refuses it */
+    size_t depth = 100000;
+    char *deep = malloc(2 * depth + 1);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    deep[2 * depth] = 0;
+    mx_model *m = mx_model_from_json(deep, "deep.json", 1);
+    CHECK(!m && strstr(mx_error(), "deep.json"));
+    free(deep);
+    /* models nested 64 deep: read (or refused) without trouble */
+    char *nest = malloc(1 << 20), *p = nest;
+    p += sprintf(p, "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", "
+                    "\"config\": {\"batch_input_shape\": [null, 3]}}");
+    for (int k = 0; k < 64; k++)
+        p += sprintf(p, "%s{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s%d\", \"layers\": [", k ? "" : ", ", k);
+    p += sprintf(p, "{\"class_name\": \"Dense\", \"config\": {\"units\": 2}}");
+    for (int k = 0; k < 64; k++) p += sprintf(p, "]}}");
+    sprintf(p, "]}}");
+    m = mx_model_from_json(nest, "nest.json", 1);
+    CHECK_MSG(m != NULL, "%s", mx_error());
+    if (m) CHECK(mx_model_param_counts(m).trainable == 8);
+    mx_model_free(m);
+    free(nest);
+}

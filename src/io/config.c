@@ -270,7 +270,7 @@ static int read_field(mx_layer *l, const mx_field *f, json_t *v) {
     char *base = (char *)l->cfg + f->offset;
     switch (f->kind) {
     case MX_FIELD_INT:
-        if (read_int(v, (int *)base)) return mx_fail("'%s' must be an integer", f->key);
+        if (read_int(v, (int *)base)) return mx_fail("'%s' must be an integer below 2^30 in size", f->key);
         return 0;
     case MX_FIELD_FLOAT:
     case MX_FIELD_FLOAT_OR_NULL:
