@@ -84,6 +84,7 @@ bench:
 	./scripts/setup.sh --test
 	$(MAKE) BUILD=release all bench-bin
 	./bench/run.sh
+	./bench/mobilenet.sh
 
 clean:
 	rm -rf build
