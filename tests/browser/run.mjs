@@ -1,4 +1,4 @@
-// run.mjs MLEXP_BINARY ARTIFACTS_DIR: the web demo in a real browser.
+// run.mjs BUILD_DIR [ARTIFACTS_DIR]: the web demo in a real browser.
 // Starts `mlexp serve` on 127.0.0.1 with the default models plus a small
 // photo classifier trained here, drives Debian's Chromium headless with
 // Playwright, and checks the pages: drawing real test digits as mouse
@@ -16,7 +16,7 @@ import {encodePNG} from './png.mjs';
 import {digitStrokes} from './strokes.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(process.argv[2] || `${ROOT}/build/release/mlexp`);
+const BIN = path.resolve(process.argv[2] || `${ROOT}/build/release`, 'mlexp');
 const ART = path.resolve(process.argv[3] || `${ROOT}/build/test-artifacts/browser`);
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'mlexp_browser.'));
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -208,11 +208,14 @@ async function drawDevice(page, cdp, strokes, kind) {
   }
 }
 
-// one real test digit of each class, from the server's examples endpoint
+// the first real test digit of each class, from the server's examples endpoint
 async function testDigits(base) {
-  const j = await (await fetch(`${base}/api/models/digits_cnn/examples?count=100`)).json();
   const byClass = new Map();
-  for (const e of j.examples) if (!byClass.has(e.class)) byClass.set(e.class, e);
+  for (let offset = 0, total = 1; offset < total && byClass.size < 10; offset += 100) {
+    const j = await (await fetch(`${base}/api/models/digits_cnn/examples?count=100&offset=${offset}`)).json();
+    total = j.total;
+    for (const e of j.examples) if (!byClass.has(e.class)) byClass.set(e.class, e);
+  }
   return [...byClass.values()].sort((a, b) => a.class - b.class);
 }
 

@@ -100,7 +100,7 @@ function curveChart(title, series) {
     svg.append(e);
     return e;
   };
-  add('text', {x: P, y: 12, class: 'chart-title'}, title);
+  add('text', {x: W / 2, y: 12, class: 'chart-title', 'text-anchor': 'middle'}, title);
   add('line', {x1: P, y1: H - P + 8, x2: W - 8, y2: H - P + 8, class: 'axis'});
   add('text', {x: 2, y: y(hi) + 4, class: 'tick'}, hi.toPrecision(3));
   add('text', {x: 2, y: y(lo) + 4, class: 'tick'}, lo.toPrecision(3));

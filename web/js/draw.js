@@ -20,7 +20,10 @@ let busy = false, again = false, generation = 0;
 
 // ---- drawing ----
 
+const CAPTION = 'what the model sees: cropped to the ink, scaled to 20x20, centred by mass in 28x28, like MNIST';
+
 function paint() {
+  if (!shown) $('seen-caption').textContent = CAPTION;
   state.drawn = (state.drawn || 0) + 1; // tests wait until state.predicted catches up
   ctx.fillStyle = '#000';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
@@ -187,15 +190,21 @@ async function predict() {
 async function loadGallery(name) {
   const box = $('gallery');
   box.replaceChildren();
-  let j;
+  // 24 images spread over the whole test set (test sets are often sorted by class)
+  const examples = [];
   try {
-    j = await api(`/api/models/${encodeURIComponent(name)}/examples?count=24&offset=${param('offset') || 0}`);
+    const url = (count, offset) => `/api/models/${encodeURIComponent(name)}/examples?count=${count}&offset=${offset}`;
+    const first = await api(url(1, 0));
+    const total = first.total;
+    const n = Math.min(24, total);
+    const picks = Array.from({length: n}, (_, i) => Math.floor((i * total) / n));
+    examples.push(...(await Promise.all(picks.map((k) => api(url(1, k))))).map((j) => j.examples[0]));
   } catch {
     $('gallery-section').hidden = true; // the dataset is not on this machine
     return;
   }
   $('gallery-section').hidden = false;
-  for (const ex of j.examples) {
+  for (const ex of examples) {
     const c = el('canvas', {width: SIDE, height: SIDE, class: 'thumb'});
     const img = c.getContext('2d').createImageData(SIDE, SIDE);
     for (let i = 0; i < SIDE * SIDE; i++) img.data.set([ex.pixels[i], ex.pixels[i], ex.pixels[i], 255], 4 * i);
@@ -205,6 +214,7 @@ async function loadGallery(name) {
       strokes = [];
       shown = ex;
       $('gallery-note').textContent = `test image #${ex.index}, labelled “${ex.label}”`;
+      $('seen-caption').textContent = 'what the model sees: the test image itself, as the model was trained on such images';
       paint();
       schedule();
     });
