@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist)
+pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev libmicrohttpd-dev dataset-fashion-mnist)
 if [ "${1:-}" = "--test" ]; then
   # OpenBLAS: without it Debian's torch falls back to the reference BLAS, no fair peer
   pkgs+=(clang libclang-rt-14-dev python3-numpy python3-torch python3-torchvision libopenblas0-pthread)
