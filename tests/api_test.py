@@ -458,6 +458,8 @@ def main():
     expect_error("bad_string", port, "POST", P, 400, {"inputs": strings}, pattern=r"inputs\[9\] is a string")
     expect_error("bad_null", port, "POST", P, 400, {"inputs": [[None] * 784]}, pattern=r"inputs\[0\]\[0\] is null")
     expect_error("bad_empty", port, "POST", P, 400, {"inputs": []}, pattern="empty")
+    expect_error("bad_huge_number", port, "POST", P, 400, '{"inputs": [' + "0, " * 783 + "1e39]}",
+                 pattern=r"inputs\[783\] is beyond float32")
     expect_error("bad_deep", port, "POST", P, 400, {"inputs": [[[[[[[[[[[1]]]]]]]]]]]}, pattern="deep")
     expect_error("bad_preprocessed", port, "POST", P, 400, {"inputs": [0] * 784, "preprocessed": "yes"},
                  pattern="preprocessed")

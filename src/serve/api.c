@@ -5,12 +5,15 @@
 #include "serve/serve.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* ---- JSON helpers ---- */
 
@@ -44,10 +47,13 @@ static json_t *shape_json(int rank, const int64_t *shape) {
     return a;
 }
 
+/* JSON has no NaN or infinity: a model that overflows gives null */
+static json_t *real(float v) { return isfinite(v) ? json_real(v) : json_null(); }
+
 /* a whole number as an integer (pixels 0..255 print as such), else a real */
 static json_t *num(float v) {
-    if (v == (float)(json_int_t)v && v > -1e15f && v < 1e15f) return json_integer((json_int_t)v);
-    return json_real(v);
+    if (v > -1e15f && v < 1e15f && v == (float)(json_int_t)v) return json_integer((json_int_t)v);
+    return real(v);
 }
 
 static json_t *or_null(json_t *j) { return j ? json_incref(j) : json_null(); }
@@ -86,8 +92,7 @@ static json_t *model_detail(const srv_model *sm) {
     snprintf(model_url, sizeof model_url, "/models/%s/model.json", sm->name);
     snprintf(report, sizeof report, "/models/%s/report.html", sm->name);
     snprintf(report_file, sizeof report_file, "%s/report.html", sm->dir);
-    FILE *f = fopen(report_file, "rb");
-    if (f) fclose(f);
+    int has_report = access(report_file, R_OK) == 0;
     json_object_update_new(j, json_pack("{s:o, s:o, s:{s:f, s:f}, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:{s:s, s:o}}",
         "description", desc ? text(desc) : json_null(), "dataset", dataset ? text(dataset) : json_null(),
         "preprocessing", "scale", (double)sm->prep.scale, "offset", (double)sm->prep.offset,
@@ -95,7 +100,7 @@ static json_t *model_detail(const srv_model *sm) {
         "metrics", or_null(json_object_get(sm->meta, "metrics")), "history", or_null(sm->history),
         "params", "trainable", (json_int_t)pc.trainable, "non_trainable", (json_int_t)pc.non_trainable, "total",
         (json_int_t)(pc.trainable + pc.non_trainable), "files", "model", model_url, "report",
-        f ? json_string(report) : json_null()));
+        has_report ? json_string(report) : json_null()));
     return j;
 }
 
@@ -142,8 +147,9 @@ static const char *where(const nested *t, int depth, char *buf, size_t n) {
 static int walk(json_t *x, nested *t, int depth, float *out, int64_t *k) {
     char at[256];
     if (depth == t->rank) {
-        if (!json_is_number(x)) {
-            snprintf(t->error, sizeof t->error, "%s is %s, not a number", where(t, depth, at, sizeof at), type_name(x));
+        if (!json_is_number(x) || !(fabs(json_number_value(x)) <= FLT_MAX)) {
+            snprintf(t->error, sizeof t->error, "%s is %s, not a number", where(t, depth, at, sizeof at),
+                     json_is_number(x) ? "beyond float32" : type_name(x));
             return -1;
         }
         if (out) out[*k] = (float)json_number_value(x);
@@ -252,7 +258,7 @@ static int image_input(srv *s, const srv_model *sm, const srv_request *r, float 
 static json_t *nested_json(const float *y, int rank, const int64_t *shape, int64_t *k) {
     json_t *a = json_array();
     for (int64_t i = 0; i < shape[0]; i++)
-        json_array_append_new(a, rank == 1 ? json_real(y[(*k)++]) : nested_json(y, rank - 1, shape + 1, k));
+        json_array_append_new(a, rank == 1 ? real(y[(*k)++]) : nested_json(y, rank - 1, shape + 1, k));
     return a;
 }
 
@@ -271,9 +277,9 @@ static json_t *predictions(const srv_model *sm, const float *y, int64_t n) {
         int64_t best = 0, k = 0;
         for (int64_t j = 1; j < sm->out_size; j++)
             if (p[j] > p[best]) best = j;
-        json_array_append_new(list, json_pack("{s:I, s:o, s:f, s:o}", "class", (json_int_t)best, "label",
+        json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o}", "class", (json_int_t)best, "label",
                                               or_null(json_array_get(sm->prep.classes, (size_t)best)), "probability",
-                                              (double)p[best], "probabilities",
+                                              real(p[best]), "probabilities",
                                               nested_json(p, 1, &sm->out_size, &k)));
     }
     free(p);

@@ -169,25 +169,6 @@ static enum MHD_Result route(srv *s, struct MHD_Connection *c, const char *metho
     return send_file(s, c, method, url, rq, s->web_root, url + 1);
 }
 
-/* The first multipart field with a file name is the upload; the others are ignored. */
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
-                               const char *type, const char *encoding, const char *data, uint64_t off, size_t size) {
-    request *rq = cls;
-    MX_UNUSED(kind), MX_UNUSED(type), MX_UNUSED(encoding);
-    if (!rq->file_key && filename && key) rq->file_key = strdup(key);
-    if (!rq->file_key || !key || strcmp(key, rq->file_key) || off != rq->len) return MHD_YES;
-    if (rq->len + size > rq->cap) {
-        size_t cap = MX_MAX(rq->cap * 2, rq->len + size + 4096);
-        char *b = realloc(rq->body, cap);
-        if (!b) return MHD_NO;
-        rq->body = b;
-        rq->cap = cap;
-    }
-    memcpy(rq->body + rq->len, data, size);
-    rq->len += size;
-    return MHD_YES;
-}
-
 static int append(request *rq, const char *data, size_t n) {
     if (rq->len + n > rq->cap) {
         size_t cap = MX_MAX(rq->cap * 2, rq->len + n + 1);
@@ -199,6 +180,16 @@ static int append(request *rq, const char *data, size_t n) {
     memcpy(rq->body + rq->len, data, n);
     rq->len += n;
     return 0;
+}
+
+/* The first multipart field with a file name is the upload; the others are ignored. */
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                               const char *type, const char *encoding, const char *data, uint64_t off, size_t size) {
+    request *rq = cls;
+    MX_UNUSED(kind), MX_UNUSED(type), MX_UNUSED(encoding);
+    if (!rq->file_key && filename && key) rq->file_key = strdup(key);
+    if (!rq->file_key || !key || strcmp(key, rq->file_key) || off != rq->len) return MHD_YES;
+    return append(rq, data, size) ? MHD_NO : MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -225,7 +216,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*size) {
         rq->received += *size;
-        if (rq->received > s->max_body) /* no Content-Length (chunked): read on, drop it */
+        if (rq->received > 4 * s->max_body) return MHD_NO; /* it goes on and on: hang up */
+        if (rq->received > s->max_body) /* no Content-Length (chunked): read on to answer 413, drop it */
             rq->too_large = 1;
         else if (rq->pp && !rq->bad_multipart)
             rq->bad_multipart = MHD_post_process(rq->pp, data, *size) != MHD_YES;
