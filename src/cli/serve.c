@@ -64,7 +64,7 @@ static int listen_on(const char *host, int port, int *bound, char *url_host, siz
         return mx_fail("cannot listen on %s port %d (%s)", host, port, strerror(errno));
     }
     *bound = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port : ((struct sockaddr_in *)&sa)->sin_port);
-    snprintf(url_host, n, family == AF_INET6 ? "[%s]" : "%s", host);
+    snprintf(url_host, n, strchr(host, ':') ? "[%s]" : "%s", host); /* an IPv6 address goes in brackets */
     return fd;
 }
 
