@@ -155,8 +155,12 @@ def setup_web():
 
 # ---- the server ----
 
+SERVERS = []  # stopped at the end even when the test itself crashes
+
+
 class Server:
     def __init__(self, *args):
+        SERVERS.append(self)
         self.err = open(os.path.join(T, "serve.err"), "w+")
         self.p = subprocess.Popen([BIN, "serve", "--host", "127.0.0.1", "--port", "0"] + list(args),
                                   stdout=subprocess.PIPE, stderr=self.err, text=True)
@@ -618,6 +622,10 @@ if __name__ == "__main__":
         traceback.print_exc()
         bad("api_test", repr(e))
     finally:
+        for srv_left in SERVERS:
+            if srv_left.p.poll() is None:
+                srv_left.p.kill()
+                srv_left.p.wait()
         shutil.rmtree(T, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
