@@ -143,6 +143,16 @@ mx_model *mx_model_from_json(const char *json_text, const char *origin, uint64_t
 /* Load a TF.js layers model: a directory holding model.json, or the path of
  * the model.json itself; weight shards are read next to it. */
 mx_model *mx_model_load(const char *path);
+/* A weight shard held in memory: the name model.json's weightsManifest paths
+ * give it ("group1-shard1of1.bin") and its bytes. */
+typedef struct mx_shard {
+    const char *name;
+    const void *data;
+    size_t size;
+} mx_shard;
+/* mx_model_load from memory (what a web page fetched): the text of
+ * model.json and its shards. `origin` names the model in error messages. */
+mx_model *mx_model_load_memory(const char *json_text, const char *origin, const mx_shard *shards, int n_shards);
 /* Load the weights of another model (a directory or model.json) into the
  * parameters with the same names and shapes, e.g. a base model's into a
  * model built on it; *loaded (may be NULL) receives how many were found. */
@@ -287,6 +297,15 @@ typedef struct mx_eval_result {
 int mx_evaluate(mx_model *m, const mx_dataset *d, float scale, float offset, int batch_size,
                 mx_eval_result *out);
 void mx_eval_result_free(mx_eval_result *r);
+
+/* One optimizer step on one batch (Keras train_on_batch) of a compiled
+ * model: x is (batch, input shape...), y the targets of output 0: class
+ * indices for sparse_categorical_crossentropy (one per row of the last
+ * axis: (batch) for a classifier), else (batch, output shape...). *loss (may
+ * be NULL) receives the batch's loss with regularization. Memory is planned
+ * on the first call (and again for a larger batch); later steps do not
+ * allocate. Dropout draws from the model's seed and step count. */
+int mx_train_batch(mx_model *m, const float *x, const float *y, int batch, double *loss);
 
 /* Forward pass in inference mode: x is (N, input shape...), y receives
  * (N, output shape...) and must be allocated by the caller. */
