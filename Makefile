@@ -47,7 +47,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(OUT)/bench/%)
 # quiet unless V=1
 Q := $(if $(V),,@)
 
-.PHONY: all test check bench bench-bin demo clean setup
+.PHONY: all test check bench bench-bin demo clean setup wasm
 all: $(OUT)/mlexp $(OUT)/mx_tests
 
 $(OUT)/libmx.a: $(ENGINE_OBJ)
@@ -75,6 +75,47 @@ $(OUT)/%.o: %.c
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
 -include $(ENGINE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# ---- the engine in WebAssembly (docs/web.md): `make wasm` -> build/wasm/ ----
+# Debian's emscripten. jansson is compiled from Debian's source package
+# (wasm/jansson.sh fetches it into build/). Of src/data and src/io only what
+# needs no libpng, libjpeg or zlib: image and IDX files, digits.png, the named
+# datasets and report.html stay out.
+EMCC ?= emcc
+export NODE_PATH ?= /usr/share/nodejs
+WASM := build/wasm
+WASM_OBJ := build/wasm-obj
+JANSSON := build/wasm-deps/jansson
+WASM_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/graph/*.c src/layers/*.c src/train/*.c \
+              $(filter-out src/io/report.c,$(wildcard src/io/*.c)) src/data/dataset.c src/data/augment.c wasm/*.c))
+JANSSON_OBJ := dump error hashtable hashtable_seed load memory pack_unpack strbuffer strconv utf value version
+# -msimd128: simd.h's vectors become wasm SIMD128 (MX_VL 4)
+WASM_CFLAGS := $(CSTD) $(WARN) $(FP) -O3 -msimd128 -DNDEBUG -Iinclude -Isrc -I$(JANSSON)/src
+WASM_LDFLAGS := -O3 -msimd128 -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createMlexpModule \
+  -sENVIRONMENT=web,worker -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2GB \
+  -sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
+
+wasm: $(WASM)/mlexp.js
+
+$(JANSSON)/src/jansson_private_config.h: wasm/jansson.sh
+	$(Q)./wasm/jansson.sh $(JANSSON)
+
+$(WASM_OBJ)/jansson/%.o: $(JANSSON)/src/jansson_private_config.h
+	@mkdir -p $(@D)
+	@echo "  EMCC jansson/$*.c"
+	$(Q)$(EMCC) -std=c99 -O3 -msimd128 -DHAVE_CONFIG_H -I$(JANSSON)/src -w -c -o $@ $(JANSSON)/src/$*.c
+
+$(WASM_OBJ)/%.o: %.c $(JANSSON)/src/jansson_private_config.h
+	@mkdir -p $(@D)
+	@echo "  EMCC $<"
+	$(Q)$(EMCC) $(WASM_CFLAGS) -DMX_NO_THREADS -MMD -MP -c -o $@ $<
+
+$(WASM)/mlexp.js: $(WASM_SRC:%.c=$(WASM_OBJ)/%.o) $(JANSSON_OBJ:%=$(WASM_OBJ)/jansson/%.o) Makefile
+	@mkdir -p $(@D)
+	@echo "  EMLD $@"
+	$(Q)$(EMCC) $(WASM_LDFLAGS) -o $@ $(filter %.o,$^)
+
+-include $(WASM_SRC:%.c=$(WASM_OBJ)/%.d)
 
 # The README's two commands, also as make targets.
 demo:
