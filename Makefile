@@ -47,7 +47,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(OUT)/bench/%)
 # quiet unless V=1
 Q := $(if $(V),,@)
 
-.PHONY: all test check bench bench-bin demo clean setup wasm
+.PHONY: all test check bench bench-bin demo clean setup wasm wasm-test
 all: $(OUT)/mlexp $(OUT)/mx_tests
 
 $(OUT)/libmx.a: $(ENGINE_OBJ)
@@ -68,6 +68,12 @@ $(OUT)/bench/%: bench/%.c $(OUT)/libmx.a
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
 
 bench-bin: $(BENCH_BIN)
+
+# the native side of the WebAssembly tests (tests/wasm/test_wasm.mjs)
+$(OUT)/tests/wasm/native_step: tests/wasm/native_step.c $(OUT)/libmx.a
+	@mkdir -p $(@D)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
 
 $(OUT)/%.o: %.c
 	@mkdir -p $(@D)
@@ -116,6 +122,10 @@ $(WASM)/mlexp.js: $(WASM_SRC:%.c=$(WASM_OBJ)/%.o) $(JANSSON_OBJ:%=$(WASM_OBJ)/ja
 	$(Q)$(EMCC) $(WASM_LDFLAGS) -o $@ $(filter %.o,$^)
 
 -include $(WASM_SRC:%.c=$(WASM_OBJ)/%.d)
+
+# the module against the native engine, in node (scripts/test.sh runs it too)
+wasm-test: wasm $(OUT)/mlexp $(OUT)/tests/wasm/native_step
+	node tests/wasm/test_wasm.mjs $(OUT)
 
 # The README's two commands, also as make targets.
 demo:

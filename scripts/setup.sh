@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev libmicrohttpd-dev dataset-fashion-mnist)
+# emscripten (with its node): the engine in WebAssembly for the web demo
+pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev libmicrohttpd-dev dataset-fashion-mnist emscripten)
 if [ "${1:-}" = "--test" ]; then
   # OpenBLAS: without it Debian's torch falls back to the reference BLAS, no fair peer
   pkgs+=(clang libclang-rt-14-dev python3-numpy python3-torch python3-torchvision libopenblas0-pthread)
@@ -71,4 +72,18 @@ if [ "${1:-}" = "--test" ]; then
     npm ci --prefix tests/tfjs --silent --no-audit --no-fund
     touch "$tfjs" # npm keeps the tarball's dates: mark the install time
   fi
+fi
+
+# The engine in WebAssembly (build/wasm/, served by `mlexp serve` at /wasm/):
+# built once, again only when its sources change.
+if ! make -q build/wasm/mlexp.js 2>/dev/null; then
+  echo "setup: building the WebAssembly engine (build/wasm/)"
+  wlog=$(mktemp)
+  if ! make -j"$(nproc 2>/dev/null || echo 2)" wasm >"$wlog" 2>&1; then
+    cat "$wlog" >&2
+    rm -f "$wlog"
+    echo "setup: the WebAssembly build failed" >&2
+    exit 1
+  fi
+  rm -f "$wlog"
 fi
