@@ -289,6 +289,33 @@ MX_TEST(layer_conv_pool_fused) {
     }
 }
 
+/* Winograd's transformed filters are kept between inference passes: they
+ * must follow new weights (set, trained) and new plans. */
+MX_TEST(layer_conv2d_winograd_filters_follow_weights) {
+    const char *layers = "{\"class_name\": \"Conv2D\", \"config\": {\"filters\": 8, \"kernel_size\": 3, "
+                         "\"padding\": \"same\"}}";
+    mx_model *a = tu_sequential("6, 6, 4", layers, 1), *b = tu_sequential("6, 6, 4", layers, 2);
+    if (!a || !b) return;
+    float x[2 * 144], ya[2 * 288], w[8 * 36 + 8];
+    tu_fill(x, 2 * 144, 3, -1, 1);
+    int64_t nw = mx_model_weights_size(a);
+    CHECK(nw == 8 * 36 + 8);
+    tu_forward(a, x, 2, 0); /* a's filters in its workspace */
+    mx_model_weights_get(b, w);
+    mx_model_weights_set(a, w);
+    memcpy(ya, tu_forward(a, x, 2, 0), sizeof ya);
+    CHECK_MSG(tu_maxdiff(ya, tu_forward(b, x, 2, 0), 2 * 288) == 0, "set weights: stale filters");
+    /* a training step changes the weights; a smaller batch keeps the plan */
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+    CHECK(mx_model_compile(a, MX_LOSS_MSE, 0, &o) == 0 && mx_model_compile(b, MX_LOSS_MSE, 0, &o) == 0);
+    CHECK(mx_train_batch(a, x, ya, 2, NULL) == 0 && mx_train_batch(b, x, ya, 2, NULL) == 0);
+    memcpy(ya, tu_forward(a, x, 1, 0), sizeof(float) * 288);
+    CHECK_MSG(tu_maxdiff(ya, tu_forward(b, x, 1, 0), 288) == 0, "after training");
+    CHECK(tu_maxdiff(ya, tu_forward(a, x, 1, 0), 288) == 0); /* again, with the kept filters */
+    mx_model_free(a);
+    mx_model_free(b);
+}
+
 MX_TEST(layer_pooling_defaults) {
     /* Keras: strides default to the pool size */
     mx_model *m = tu_sequential("6, 6, 1", "{\"class_name\": \"MaxPooling2D\", \"config\": {}}", 1);

@@ -178,6 +178,8 @@ struct mx_node {
     int done_by_producer;              /* planned: an earlier node computes this node's output */
     int64_t ws_per_sample, ws_fixed;   /* workspace floats, declared by build */
     float *ws;                         /* planned workspace, kept from forward to backward */
+    uint64_t ws_version;               /* the weights_version + 1 of weights derived into ws and kept
+                                        * between inference passes (Winograd's filters; 0: none) */
     void *state;                       /* per-node derived sizes (e.g. conv geometry), set by build */
     double seconds[2];                 /* time in forward and backward, when profiling */
 };
