@@ -100,28 +100,38 @@ WASM_CFLAGS := $(CSTD) $(WARN) $(FP) -O3 -msimd128 -DNDEBUG -Iinclude -Isrc -I$(
 WASM_LDFLAGS := -O3 -msimd128 -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createMlexpModule \
   -sENVIRONMENT=web,worker -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2GB \
   -sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
+# Two builds of the same sources: mlexp.js runs on one thread in any page;
+# mlexp-threads.js runs the engine's thread pool on Web Workers and needs a
+# cross-origin isolated page (engine.js picks). Its workers start with the
+# module: a worker started later would wait for the busy calling thread.
+WASM_POOL := -sPTHREAD_POOL_SIZE='Math.min(navigator.hardwareConcurrency||1,8)'
 
-wasm: $(WASM)/mlexp.js
+wasm: $(WASM)/mlexp.js $(WASM)/mlexp-threads.js
 
 $(JANSSON)/src/jansson_private_config.h: wasm/jansson.sh
 	$(Q)./wasm/jansson.sh $(JANSSON)
 
-$(WASM_OBJ)/jansson/%.o: $(JANSSON)/src/jansson_private_config.h
-	@mkdir -p $(@D)
-	@echo "  EMCC jansson/$*.c"
-	$(Q)$(EMCC) -std=c99 -O3 -msimd128 -DHAVE_CONFIG_H -I$(JANSSON)/src -w -c -o $@ $(JANSSON)/src/$*.c
+# wasm_build OBJDIR, NAME, CFLAGS, LDFLAGS: objects in $(WASM_OBJ)/OBJDIR, $(WASM)/NAME.js
+define wasm_build
+$(WASM_OBJ)/$(1)/jansson/%.o: $(JANSSON)/src/jansson_private_config.h
+	@mkdir -p $$(@D)
+	@echo "  EMCC jansson/$$*.c ($(1))"
+	$(Q)$(EMCC) -std=c99 -O3 -msimd128 $(3) -DHAVE_CONFIG_H -I$(JANSSON)/src -w -c -o $$@ $(JANSSON)/src/$$*.c
 
-$(WASM_OBJ)/%.o: %.c $(JANSSON)/src/jansson_private_config.h
-	@mkdir -p $(@D)
-	@echo "  EMCC $<"
-	$(Q)$(EMCC) $(WASM_CFLAGS) -DMX_NO_THREADS -MMD -MP -c -o $@ $<
+$(WASM_OBJ)/$(1)/%.o: %.c $(JANSSON)/src/jansson_private_config.h
+	@mkdir -p $$(@D)
+	@echo "  EMCC $$< ($(1))"
+	$(Q)$(EMCC) $(WASM_CFLAGS) $(3) -MMD -MP -c -o $$@ $$<
 
-$(WASM)/mlexp.js: $(WASM_SRC:%.c=$(WASM_OBJ)/%.o) $(JANSSON_OBJ:%=$(WASM_OBJ)/jansson/%.o) Makefile
-	@mkdir -p $(@D)
-	@echo "  EMLD $@"
-	$(Q)$(EMCC) $(WASM_LDFLAGS) -o $@ $(filter %.o,$^)
+$(WASM)/$(2).js: $(WASM_SRC:%.c=$(WASM_OBJ)/$(1)/%.o) $(JANSSON_OBJ:%=$(WASM_OBJ)/$(1)/jansson/%.o) Makefile
+	@mkdir -p $$(@D)
+	@echo "  EMLD $$@"
+	$(Q)$(EMCC) $(WASM_LDFLAGS) $(4) -o $$@ $$(filter %.o,$$^)
 
--include $(WASM_SRC:%.c=$(WASM_OBJ)/%.d)
+-include $(WASM_SRC:%.c=$(WASM_OBJ)/$(1)/%.d)
+endef
+$(eval $(call wasm_build,single,mlexp,-DMX_NO_THREADS,))
+$(eval $(call wasm_build,threads,mlexp-threads,-pthread,-pthread -Wno-pthreads-mem-growth $(WASM_POOL)))
 
 # the module against the native engine, in node (scripts/test.sh runs it too)
 wasm-test: wasm $(OUT)/mlexp $(OUT)/tests/wasm/native_step

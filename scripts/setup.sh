@@ -76,7 +76,7 @@ fi
 
 # The engine in WebAssembly (build/wasm/, served by `mlexp serve` at /wasm/):
 # built once, again only when its sources change.
-if ! make -q build/wasm/mlexp.js 2>/dev/null; then
+if ! make -q build/wasm/mlexp.js build/wasm/mlexp-threads.js 2>/dev/null; then
   echo "setup: building the WebAssembly engine (build/wasm/)"
   wlog=$(mktemp)
   if ! make -j"$(nproc 2>/dev/null || echo 2)" wasm >"$wlog" 2>&1; then

@@ -53,16 +53,24 @@ API int mx_wasm_n_inputs(const mx_model *m) { return mx_model_n_inputs(m); }
 
 API int mx_wasm_n_outputs(const mx_model *m) { return mx_model_n_outputs(m); }
 
-/* The Keras-style summary, malloc'd: the caller frees it. */
-API char *mx_wasm_summary(const mx_model *m) {
+/* What print(m, f) writes, malloc'd: the caller frees it. */
+static char *text_of(const mx_model *m, void (*print)(const mx_model *, FILE *)) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    if (!f) return NULL;
-    mx_model_summary(m, f);
+    if (!f) return mx_failp("out of memory");
+    print(m, f);
     fclose(f);
     return text;
 }
+
+/* The Keras-style summary (`mlexp info`). */
+API char *mx_wasm_summary(const mx_model *m) { return text_of(m, mx_model_summary); }
+
+/* Per-layer timing: on (1 resets the counters) or off, and the table. */
+API void mx_wasm_profile(mx_model *m, int on) { mx_model_profile(m, on); }
+
+API char *mx_wasm_profile_report(const mx_model *m) { return text_of(m, mx_model_profile_report); }
 
 API double mx_wasm_params(const mx_model *m, int trainable) {
     mx_param_counts c = mx_model_param_counts(m);

@@ -16,36 +16,41 @@ function defaultModuleUrl() {
   return new URL(isNode ? '../../build/wasm/mlexp.js' : '../wasm/mlexp.js', import.meta.url);
 }
 
-// Pick the threaded build where the page may share memory (cross-origin
-// isolated) and it exists; otherwise the single-threaded one.
-async function pickModule(options) {
-  if (options.moduleUrl) return new URL(options.moduleUrl, import.meta.url);
-  const single = defaultModuleUrl();
-  if (options.threads === 1 || isNode || !globalThis.crossOriginIsolated) return single;
-  const threaded = new URL('mlexp-threads.js', single);
-  try {
-    const r = await fetch(threaded, {method: 'HEAD'});
-    if (r.ok) return threaded;
-  } catch { /* not built: single-threaded */ }
-  return single;
-}
-
-export async function createEngine(options = {}) {
-  const url = await pickModule(options);
-  let wasmBinary = options.wasmBinary;
+async function instantiate(url, wasmBinary, options) {
   if (!wasmBinary && isNode) { // the module cannot fetch file: URLs under node
     const fs = await import('node:fs/promises');
     wasmBinary = await fs.readFile(new URL(url.pathname.replace(/\.js$/, '.wasm'), url));
   }
   const {default: factory} = await import(url.href);
-  const mod = await factory({
+  return factory({
     ...(wasmBinary ? {wasmBinary} : {}),
     print: options.print ?? (() => {}),
     printErr: options.printErr ?? ((s) => console.warn(s)),
   });
+}
+
+// options: moduleUrl (a build of the engine), wasmBinary (its .wasm bytes),
+// threads (default: one per core, at most 8). Several threads need the
+// threaded build (mlexp-threads.js), which needs a cross-origin isolated
+// page (SharedArrayBuffer); elsewhere the engine runs on one thread.
+export async function createEngine(options = {}) {
+  const cores = Math.min(globalThis.navigator?.hardwareConcurrency || 1, 8);
+  const threads = options.threads ?? cores;
+  let mod = null;
+  if (!options.moduleUrl && threads > 1 && !isNode && globalThis.crossOriginIsolated) {
+    try {
+      mod = await instantiate(new URL('mlexp-threads.js', defaultModuleUrl()), null, options);
+    } catch (e) {
+      console.warn(`mlexp: the threaded engine failed to start (${e?.message ?? e}); using one thread`);
+    }
+  }
+  if (!mod) {
+    const url = options.moduleUrl ? new URL(options.moduleUrl, import.meta.url) : defaultModuleUrl();
+    mod = await instantiate(url, options.wasmBinary, options);
+  }
   const engine = new Engine(mod);
-  const threads = options.threads ?? (globalThis.navigator?.hardwareConcurrency || 1);
-  if (mod._mx_wasm_set_threads && threads > 1) engine.setThreads(threads);
+  const shared = typeof SharedArrayBuffer === 'function' && mod.HEAPU8.buffer instanceof SharedArrayBuffer;
+  if (threads > 1 && shared) engine.setThreads(Math.min(threads, cores));
   return engine;
 }
 
@@ -170,6 +175,7 @@ class Model {
     this.trainableParams = mod._mx_wasm_params(ptr, 1);
     this.params = this.trainableParams + mod._mx_wasm_params(ptr, 0);
     const s = mod._mx_wasm_summary(ptr);
+    if (!s) throw engine.error('summary');
     this.summary = mod.UTF8ToString(s);
     mod._free(s);
     this.inputSize = product(this.inputShape);
@@ -268,6 +274,20 @@ class Model {
     const p = this.buffer('w', 4 * n);
     mod.HEAPF32.set(w, p >> 2);
     mod._mx_wasm_weights_set(this.ptr, p);
+  }
+
+  // per-layer timing of later calls: profile(true) starts (from zero),
+  // profileReport() gives the table, profile(false) stops
+  profile(on = true) {
+    this.live('profile')._mx_wasm_profile(this.ptr, on ? 1 : 0);
+  }
+
+  profileReport() {
+    const mod = this.live('profileReport');
+    const p = mod._mx_wasm_profile_report(this.ptr);
+    const text = mod.UTF8ToString(p);
+    mod._free(p);
+    return text;
   }
 
   free() {
