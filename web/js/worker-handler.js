@@ -5,7 +5,7 @@
 //
 //   load    {url}             fetch url + "model.json" and the shards its
 //                             weightsManifest names, relative to it
-//           -> {inputShape, outputShape, summary, params}
+//           -> {inputShape, outputShape, summary, params, threads}
 //   predict {input, batch}    -> {output (Float32Array), ms}
 //   free                      -> {}
 
@@ -66,7 +66,8 @@ export function makeHandler({engine, fetch: fetchFn = fetch, base}) {
       loading.catch(() => models.get(key) === loading && models.delete(key));
       if (old) old.then((m) => m.free(), () => {});
       const m = await loading;
-      return {inputShape: m.inputShape, outputShape: m.outputShape, summary: m.summary, params: m.params};
+      const threads = (await engine).threads();
+      return {inputShape: m.inputShape, outputShape: m.outputShape, summary: m.summary, params: m.params, threads};
     },
     async predict({key, input, batch = 1}) {
       const m = await model(key);
@@ -77,7 +78,7 @@ export function makeHandler({engine, fetch: fetchFn = fetch, base}) {
     async free({key}) {
       const m = models.get(key);
       models.delete(key);
-      if (m) (await m).free();
+      if (m) (await m.catch(() => null))?.free(); // a failed load leaves nothing to free
       return {};
     },
   };

@@ -5,6 +5,7 @@
 // (input array in, output array out). Leaves window.benchResult.
 //   ?model=fashion_cnn&rounds=10&threads=2
 import {createEngine} from '/js/engine.js';
+import {EngineClient} from '/js/engine-client.js';
 import {fetchModel} from '/js/worker-handler.js';
 
 const q = new URLSearchParams(location.search);
@@ -66,6 +67,14 @@ async function main() {
     const y = runners[n](xMax, Math.max(...BATCHES));
     agreement[n] = y.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
   }
+  // the pages' way: web/js/worker.js (threaded where isolated) behind EngineClient
+  const client = new EngineClient();
+  const info = await client.load(MODEL, `/models/${MODEL}/`);
+  const viaWorker = await client.predict(MODEL, xMax, Math.max(...BATCHES));
+  agreement[`worker.js ${info.threads} thread${info.threads > 1 ? 's' : ''}`] = viaWorker.output.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
+  log(`worker.js: ${info.threads} thread(s), ${info.params} parameters, batch ${Math.max(...BATCHES)} in ${viaWorker.ms.toFixed(2)} ms`);
+  await client.free(MODEL);
+  client.terminate();
   // warm-up
   for (const n of names) for (const b of BATCHES) for (let i = 0; i < 5; i++) runners[n](xMax.subarray(0, b * size), b);
   const times = {};
