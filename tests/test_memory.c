@@ -2,6 +2,7 @@
  * model.json's text and shards in memory, and one training step at a time
  * (mx_train_batch), compared with the file loader and with mx_fit. */
 #define _POSIX_C_SOURCE 200809L
+#include "core/core.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -13,20 +14,6 @@
     "{\"class_name\": \"Flatten\", \"config\": {}}," \
     "{\"class_name\": \"Dropout\", \"config\": {\"rate\": 0.3}}," \
     "{\"class_name\": \"Dense\", \"config\": {\"units\": 4, \"activation\": \"softmax\"}}"
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
-    b[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return b;
-}
 
 /* replace the first `from` in s (malloc'd) by `to` */
 static char *replace(char *s, const char *from, const char *to) {
@@ -52,10 +39,10 @@ MX_TEST(model_load_memory_matches_files) {
     snprintf(dir, sizeof dir, "%s/cnn", mx_test_tmpdir());
     CHECK_MSG(mx_model_save(m, dir) == 0, "%s", mx_error());
     snprintf(path, sizeof path, "%s/model.json", dir);
-    char *json = slurp(path, NULL);
+    char *json = mx_read_file(path, NULL, (size_t)1 << 24);
     size_t len = 0;
     snprintf(path, sizeof path, "%s/group1-shard1of1.bin", dir);
-    char *bin = slurp(path, &len);
+    char *bin = mx_read_file(path, &len, (size_t)1 << 24);
     if (!json || !bin) return;
     float x[2 * 32], a[8];
     tu_fill(x, 2 * 32, 3, -1, 1);
@@ -83,8 +70,8 @@ MX_TEST(model_load_memory_matches_files) {
     expect_fail(mx_model_load_memory("[1, 2]", "list.json", &one, 1), "no modelTopology", "not a model");
     expect_fail(mx_model_load_memory(NULL, "null", NULL, 0), "no model.json text", "no text");
     free(two);
-    free(json);
-    free(bin);
+    mx_free(json);
+    mx_free(bin);
     mx_model_free(m);
 }
 
