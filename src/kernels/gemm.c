@@ -31,14 +31,16 @@
 #ifndef MX_GEMM_MR
 #if MX_VL == 16
 #define MX_GEMM_MR 14
-#elif MX_VL == 1 || (defined(__wasm_simd128__) && MX_VL == 4)
-#define MX_GEMM_MR (MX_VL == 1 ? 4 : 2)
+#elif MX_VL == 1
+#define MX_GEMM_MR 4
+#elif defined(__wasm_simd128__)
+#define MX_GEMM_MR 2
 #else
 #define MX_GEMM_MR 6
 #endif
 #endif
 #ifndef MX_GEMM_NV
-#if MX_VL == 1 || (defined(__wasm_simd128__) && MX_VL == 4)
+#if MX_VL == 1 || defined(__wasm_simd128__)
 #define MX_GEMM_NV 4
 #else
 #define MX_GEMM_NV 2
