@@ -108,17 +108,19 @@ WASM_POOL := -sPTHREAD_POOL_SIZE='Math.min(navigator.hardwareConcurrency||1,8)'
 
 wasm: $(WASM)/mlexp.js $(WASM)/mlexp-threads.js
 
-$(JANSSON)/src/jansson_private_config.h: wasm/jansson.sh
+# fetched once (rm -rf build/wasm-deps to fetch again); objects wait for it
+# but are not remade for it: their .d files name the headers they read
+$(JANSSON)/src/jansson_private_config.h:
 	$(Q)./wasm/jansson.sh $(JANSSON)
 
 # wasm_build OBJDIR, NAME, CFLAGS, LDFLAGS: objects in $(WASM_OBJ)/OBJDIR, $(WASM)/NAME.js
 define wasm_build
-$(WASM_OBJ)/$(1)/jansson/%.o: $(JANSSON)/src/jansson_private_config.h
+$(WASM_OBJ)/$(1)/jansson/%.o: | $(JANSSON)/src/jansson_private_config.h
 	@mkdir -p $$(@D)
 	@echo "  EMCC jansson/$$*.c ($(1))"
 	$(Q)$(EMCC) -std=c99 -O3 -msimd128 $(3) -DHAVE_CONFIG_H -I$(JANSSON)/src -w -c -o $$@ $(JANSSON)/src/$$*.c
 
-$(WASM_OBJ)/$(1)/%.o: %.c $(JANSSON)/src/jansson_private_config.h
+$(WASM_OBJ)/$(1)/%.o: %.c | $(JANSSON)/src/jansson_private_config.h
 	@mkdir -p $$(@D)
 	@echo "  EMCC $$< ($(1))"
 	$(Q)$(EMCC) $(WASM_CFLAGS) $(3) -MMD -MP -c -o $$@ $$<
