@@ -67,20 +67,19 @@ class Engine {
     return new Error(msg ? `${what}: ${msg}` : `${what} failed`);
   }
 
-  // a NUL-terminated copy of s in the module's memory (free with _free)
-  string(s) {
-    const n = this.mod.lengthBytesUTF8(s) + 1;
-    const p = this.mod._malloc(n);
-    if (!p) throw new Error('out of memory');
-    this.mod.stringToUTF8(s, p, n);
-    return p;
-  }
-
   // malloc that throws; the heap views change when memory grows, so callers
   // read this.mod.HEAP* after every allocation
   alloc(bytes) {
     const p = this.mod._malloc(Math.max(bytes, 1));
     if (!p) throw new Error(`out of memory (${bytes} bytes)`);
+    return p;
+  }
+
+  // a NUL-terminated copy of s in the module's memory (free with _free)
+  string(s) {
+    const n = this.mod.lengthBytesUTF8(s) + 1;
+    const p = this.alloc(n);
+    this.mod.stringToUTF8(s, p, n);
     return p;
   }
 
@@ -97,23 +96,17 @@ class Engine {
   loadModel(modelJsonText, shards = {}, origin = 'model.json') {
     if (typeof modelJsonText !== 'string') throw new TypeError('loadModel: model.json must be given as text');
     const entries = shards instanceof Map ? [...shards] : Object.entries(shards);
-    const temps = [];
+    const temps = []; // freed at the end: the engine copies what it keeps
+    const keep = (p) => (temps.push(p), p);
     try {
-      const json = this.string(modelJsonText);
-      temps.push(json);
-      const org = this.string(origin);
-      temps.push(org);
+      const json = keep(this.string(modelJsonText)), org = keep(this.string(origin));
       const n = entries.length;
-      const names = this.alloc(4 * n), datas = this.alloc(4 * n), sizes = this.alloc(4 * n);
-      temps.push(names, datas, sizes);
+      const names = keep(this.alloc(4 * n)), datas = keep(this.alloc(4 * n)), sizes = keep(this.alloc(4 * n));
       entries.forEach(([name, data], i) => {
         const bytes = data instanceof ArrayBuffer ? new Uint8Array(data)
           : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
         if (!bytes) throw new TypeError(`loadModel: shard '${name}' is not an ArrayBuffer or typed array`);
-        const pn = this.string(name);
-        temps.push(pn);
-        const pd = this.alloc(bytes.length);
-        temps.push(pd);
+        const pn = keep(this.string(name)), pd = keep(this.alloc(bytes.length));
         this.mod.HEAPU8.set(bytes, pd);
         const h = this.mod.HEAP32;
         h[(names >> 2) + i] = pn;
@@ -175,7 +168,11 @@ class Model {
     this.trainableParams = mod._mx_wasm_params(ptr, 1);
     this.params = this.trainableParams + mod._mx_wasm_params(ptr, 0);
     const s = mod._mx_wasm_summary(ptr);
-    if (!s) throw engine.error('summary');
+    if (!s) {
+      const e = engine.error('summary');
+      mod._mx_wasm_free(ptr);
+      throw e;
+    }
     this.summary = mod.UTF8ToString(s);
     mod._free(s);
     this.inputSize = product(this.inputShape);
