@@ -172,12 +172,35 @@ typedef enum mx_loss_kind {
     MX_LOSS_SPARSE_CATEGORICAL_CE,
     MX_LOSS_CATEGORICAL_CE,
     MX_LOSS_BINARY_CE,
-    MX_LOSS_MSE,
+    MX_LOSS_MSE,              /* Keras: mean over samples and outputs of (y - t)^2 */
+    /* textbook losses Keras lacks (our names, docs/explain.md); N samples:
+     *   half_squared_error: L = 1/N sum_n 1/2 sum_k (y - t)^2  (1/2 ||y - t||^2 per sample)
+     *   sum_squared_error:  L = sum_n sum_k (y - t)^2          (MSE with reduction "sum") */
+    MX_LOSS_HALF_SQUARED_ERROR,
+    MX_LOSS_SUM_SQUARED_ERROR,
 } mx_loss_kind;
 
 typedef enum mx_opt_kind { MX_OPT_SGD, MX_OPT_ADAM, MX_OPT_RMSPROP } mx_opt_kind;
 
 typedef enum mx_lr_schedule { MX_LR_CONSTANT, MX_LR_EXPONENTIAL_DECAY, MX_LR_COSINE_DECAY } mx_lr_schedule;
+
+/* Which book an optimizer's update rule follows (config key "form", ours),
+ * where they differ; g is the gradient, lr the rate of the step:
+ *   keras (default): Keras 3 and TF.js.
+ *     SGD      v = momentum v - lr g;  w += v   (nesterov: w += momentum v - lr g)
+ *     RMSprop  s = rho s + (1 - rho) g^2;  d = lr g / sqrt(s + eps);
+ *              w -= d  (momentum: u = momentum u + d;  w -= u)
+ *     Adam     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+ *              w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)   ("epsilon hat")
+ *   textbook: SGD as Sutskever et al. (2013): momentum as Keras; Nesterov
+ *     takes the gradient at the look-ahead point w + momentum v, then
+ *     v = momentum v - lr g;  w += v.  RMSprop as Goodfellow et al.,
+ *     Algorithm 8.5 (the same as Keras).  Adam as Kingma & Ba, Algorithm 1:
+ *     w -= lr m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+ *   pytorch: SGD  b = momentum b + g;  w -= lr b  (nesterov: w -= lr (g + momentum b));
+ *     RMSprop with eps outside the root: d = sqrt(s) + eps;  w -= lr g / d
+ *     (momentum: b = momentum b + g / d;  w -= lr b);  Adam as textbook. */
+typedef enum mx_opt_form { MX_OPT_FORM_KERAS, MX_OPT_FORM_TEXTBOOK, MX_OPT_FORM_PYTORCH } mx_opt_form;
 
 typedef struct mx_optimizer_config {
     mx_opt_kind kind;
@@ -197,6 +220,7 @@ typedef struct mx_optimizer_config {
     float epsilon;        /* Adam, RMSprop */
     float clipnorm;        /* per-tensor norm clip, 0 = off */
     float global_clipnorm; /* clip of the global norm, 0 = off */
+    mx_opt_form form;      /* update rule: Keras's unless set */
 } mx_optimizer_config;
 
 /* Keras defaults for the kind (SGD lr 0.01; Adam lr 1e-3, betas 0.9/0.999,
@@ -211,9 +235,13 @@ int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out);
  * {"class_name": ..., "config": {"from_logits": ...}}. */
 int mx_loss_parse(const char *json_text, mx_loss_kind *kind, int *from_logits);
 
-/* Keras names: "sparse_categorical_crossentropy", ...; "Adam", "SGD", "RMSprop" */
+/* Keras names: "sparse_categorical_crossentropy", ...; "Adam", "SGD", "RMSprop";
+ * ours for the textbook losses: "half_squared_error", "sum_squared_error" */
 const char *mx_loss_name(mx_loss_kind kind);
 const char *mx_optimizer_name(mx_opt_kind kind);
+/* "keras", "textbook", "pytorch"; parse returns -1 for anything else */
+const char *mx_optimizer_form_name(mx_opt_form form);
+int mx_optimizer_form_parse(const char *name);
 
 /* Attach loss and optimizer (Keras model.compile). */
 int mx_model_compile(mx_model *m, mx_loss_kind loss, int from_logits,

@@ -214,6 +214,7 @@ struct mx_model {
     struct mx_optimizer_config *opt;
     float *opt_mem;
     int64_t iterations;                /* optimizer steps taken */
+    int opt_lookahead;                 /* the weights sit at textbook Nesterov's look-ahead point (optimizer.c) */
     uint64_t weights_version;          /* bumped whenever weights change (folded copies follow it) */
     int profile;                       /* time every node (mx_model_profile) */
     mx_layer *scope;                   /* while reading a config: the nested model being read */

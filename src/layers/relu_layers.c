@@ -54,7 +54,7 @@ static const mx_field leaky_fields[] = {
 
 static int leaky_build(mx_node *n) {
     leaky_cfg *c = n->layer->cfg;
-    n->layer->act = (mx_act){MX_ACT_LEAKY_RELU, c->alpha, INFINITY, 0};
+    n->layer->act = (mx_act){MX_ACT_LEAKY_RELU, c->alpha, INFINITY, 0, 1};
     return mx_node_set_output(n, 0, n->in[0]->rank, n->in[0]->dims);
 }
 
