@@ -31,7 +31,7 @@ LIBS := -ljansson -lpng -ljpeg -lz -lm -pthread
 LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
 
 ENGINE_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/graph/*.c src/layers/*.c \
-                 src/train/*.c src/io/*.c src/data/*.c))
+                 src/train/*.c src/io/*.c src/data/*.c src/explain/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

@@ -153,6 +153,10 @@ typedef struct mx_param_counts {
 mx_param_counts mx_model_param_counts(const mx_model *m);
 /* Keras-style summary table. */
 void mx_model_summary(const mx_model *m, FILE *out);
+/* For each layer call: how its parameter count follows from its config and
+ * its output shape from its input's, with the numbers filled in
+ * ("(5*5*1 + 1) * 8 = 208", "floor((28 + 2*0 - 5) / 1) + 1 = 24"). */
+void mx_model_explain_counts(const mx_model *m, FILE *out);
 const char *mx_model_name(const mx_model *m);
 
 /* All weights as one flat array, in the model's weight order. */

@@ -15,6 +15,7 @@
 
 #include "core/core.h"
 #include "kernels/activation.h"
+#include "kernels/conv.h"
 
 #define MX_MAX_INPUTS 16
 #define MX_MAX_OUTPUTS 4
@@ -119,6 +120,15 @@ typedef struct mx_layer_type {
     /* Optional: whether this call can do a following 2x2 max pooling in its
      * forward pass (inference); it then writes pool_into's output. */
     int (*can_pool)(const mx_node *n);
+    /* Optional, for explanations (mlexp info, mlexp explain):
+     * the sliding window of a convolution or pooling call (for a
+     * DepthwiseConv2D g->f counts c * depth_multiplier outputs), 0 when set; */
+    int (*window)(const mx_node *n, mx_conv_geom *g);
+    /* how the parameter count follows from the config, with the numbers
+     * filled in ("(in + 1) * units = (784 + 1) * 128 = 100480"); */
+    void (*explain_params)(const mx_node *n, mx_text *t);
+    /* how the output shape follows from the input's, with numbers. */
+    void (*explain_shape)(const mx_node *n, mx_text *t);
 } mx_layer_type;
 
 struct mx_layer {

@@ -249,6 +249,20 @@ static void prelu_backward(mx_node *n, const mx_exec *ex) {
         }
 }
 
+static void prelu_explain_params(const mx_node *n, mx_text *t) {
+    const prelu_cfg *c = n->layer->cfg;
+    const prelu_state *s = n->state;
+    mx_text_add(t, "alpha has the input's shape ");
+    mx_text_product(t, s->rank, s->dims);
+    if (c->shared_axes.rank > 0) {
+        mx_text_add(t, " with shared_axes");
+        for (int i = 0; i < c->shared_axes.rank; i++) mx_text_add(t, "%s %lld", i ? "," : "", c->shared_axes.dims[i]);
+        mx_text_add(t, " set to 1: ");
+        mx_text_product(t, s->rank, s->adims);
+    }
+    mx_text_add(t, " = %lld", (long long)s->asize);
+}
+
 const mx_layer_type mx_layer_prelu = {
     .class_name = "PReLU",
     .fields = prelu_fields,
@@ -258,4 +272,5 @@ const mx_layer_type mx_layer_prelu = {
     .build = prelu_build,
     .forward = prelu_forward,
     .backward = prelu_backward,
+    .explain_params = prelu_explain_params,
 };
