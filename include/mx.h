@@ -324,6 +324,24 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size);
 void mx_model_profile(mx_model *m, int on);
 void mx_model_profile_report(const mx_model *m, FILE *out);
 
+/* ---- explanations (docs/explain.md) -------------------------------------- */
+
+/* A network description (JSON: inputs, layers with every weight, loss,
+ * targets, optimizer, steps) run through the engine's training step, and
+ * every number of each step recorded: the forward pass, the loss, the
+ * backward pass with its chain-rule factors, the optimizer's update, each
+ * written out as formulas with the numbers filled in and checked against
+ * the engine. Returns the trace as JSON text (free with free()), or NULL. */
+typedef struct mx_explain_options {
+    int steps;     /* 0: as the description says */
+    int precision; /* significant digits in the written-out formulas; 0: 6 */
+} mx_explain_options;
+char *mx_explain(const char *text, const char *origin, const mx_explain_options *o);
+/* The description's model (compiled with its loss and optimizer, its
+ * weights set), its inputs (batch, input shape) and its targets as the loss
+ * reads them (flat); for gradient checks. */
+mx_model *mx_explain_load(const char *text, const char *origin, mx_tensor **x, mx_tensor **targets);
+
 /* ---- checkpoints --------------------------------------------------------- */
 
 /* Training state beyond the weights: optimizer moments and step count. */
