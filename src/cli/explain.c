@@ -72,12 +72,29 @@ static void row(const out *o, json_t *data, size_t start, size_t n, size_t strid
     fprintf(o->f, "]");
 }
 
-static void tensor(const out *o, json_t *shape, json_t *data, int indent) {
+/* a convolution kernel (kh, kw, in, out): one kh x kw matrix per pair */
+static void kernel(const out *o, const int64_t *d, json_t *data, int indent) {
+    size_t kh = (size_t)d[0], kw = (size_t)d[1], ci = (size_t)d[2], co = (size_t)d[3];
+    for (size_t i = 0; i < ci; i++)
+        for (size_t f = 0; f < co; f++) {
+            if (ci > 1 || co > 1) fprintf(o->f, "%*sin %zu, out %zu:\n", indent, "", i, f);
+            for (size_t y = 0; y < kh; y++) {
+                fprintf(o->f, "%*s", indent + 2, "");
+                row(o, data, (y * kw * ci + i) * co + f, kw, ci * co);
+                fprintf(o->f, "\n");
+            }
+        }
+}
+
+/* is_weight: a rank-4 shape is a convolution kernel, not (n, h, w, c) */
+static void tensor(const out *o, json_t *shape, json_t *data, int indent, int is_weight) {
     size_t rank = json_array_size(shape), total = json_array_size(data);
     int64_t d[8] = {1};
     for (size_t i = 0; i < rank && i < 8; i++) d[i] = json_integer_value(json_array_get(shape, i));
     if (o->md) fprintf(o->f, "```\n"), indent = 0;
-    if (rank <= 1) {
+    if (is_weight && rank == 4) {
+        kernel(o, d, data, indent);
+    } else if (rank <= 1) {
         fprintf(o->f, "%*s", indent, "");
         row(o, data, 0, total, 1);
         fprintf(o->f, "\n");
@@ -125,7 +142,7 @@ static void weights(const out *o, json_t *ws) {
             fprintf(o->f, "- `%s` %s\n", str(w, "symbol"), s);
         else
             fprintf(o->f, "  %s %s\n", str(w, "symbol"), s);
-        tensor(o, json_object_get(w, "shape"), json_object_get(w, "data"), 4);
+        tensor(o, json_object_get(w, "shape"), json_object_get(w, "data"), 4, 1);
     }
 }
 
@@ -143,7 +160,7 @@ static void entry(const out *o, json_t *e, const char *what) {
         lines(o, l, 4);
         lines(o, json_object_get(e, "factor_lines"), 6);
     } else if (json_object_get(e, "data")) {
-        tensor(o, json_object_get(e, "shape"), json_object_get(e, "data"), 4);
+        tensor(o, json_object_get(e, "shape"), json_object_get(e, "data"), 4, json_is_true(json_object_get(e, "param")));
     }
 }
 
@@ -179,7 +196,7 @@ static void step(const out *o, json_t *s, json_t *opt) {
                 lines(o, json_object_get(e, "lines"), 4);
             else {
                 fprintf(o->f, "  %s after the update:\n", str(e, "symbol"));
-                tensor(o, json_object_get(e, "shape"), json_object_get(e, "after"), 4);
+                tensor(o, json_object_get(e, "shape"), json_object_get(e, "after"), 4, 1);
             }
         }
     }
@@ -222,9 +239,9 @@ static void layout(const out *o, json_t *t) {
     heading(o, 1, "%s%s", "Input and targets", "");
     json_t *in = json_object_get(t, "input");
     fprintf(o->f, "%s%s\n", o->md ? "" : "  ", str(in, "symbol"));
-    tensor(o, json_object_get(in, "shape"), json_object_get(in, "data"), 4);
+    tensor(o, json_object_get(in, "shape"), json_object_get(in, "data"), 4, 0);
     fprintf(o->f, "%st\n", o->md ? "" : "  ");
-    tensor(o, json_object_get(json_object_get(t, "targets"), "shape"), json_object_get(json_object_get(t, "targets"), "data"), 4);
+    tensor(o, json_object_get(json_object_get(t, "targets"), "shape"), json_object_get(json_object_get(t, "targets"), "data"), 4, 0);
     json_t *steps = json_object_get(t, "steps");
     if (json_array_size(steps)) {
         heading(o, 1, "%s%s", "Weights before step 1", "");

@@ -59,7 +59,8 @@ const char *mx_xsym(const mx_xctx *c, const char *name);
 /* "0.59327" at the context's precision */
 void mx_xnum(const mx_xctx *c, mx_text *t, double v);
 /* Text with numbers: "{}" takes a double (at the precision; negative ones
- * in parentheses), "%s" a string: mx_xsay(t, c, "%s = {} - {}*{}", w, a, b, g) */
+ * in parentheses), "{=}" a result (no parentheses), "%s" a string:
+ * mx_xsay(t, c, "%s = {} - {}*{} = {=}", w, a, b, g, r) */
 void mx_xsay(mx_text *t, const mx_xctx *c, const char *f, ...);
 /* "[n,i,j]" for element e of a value with `rank` dims (sample index when batch > 1) */
 void mx_xindex(const mx_xctx *c, mx_text *t, int64_t e, int rank, const int64_t *dims, int with_sample);

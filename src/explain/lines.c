@@ -32,6 +32,9 @@ void mx_xsay(mx_text *t, const mx_xctx *c, const char *f, ...) {
         if (f[0] == '{' && f[1] == '}') {
             factor(c, t, va_arg(ap, double));
             f++;
+        } else if (f[0] == '{' && f[1] == '=' && f[2] == '}') { /* a result: no parentheses */
+            mx_xnum(c, t, va_arg(ap, double));
+            f += 2;
         } else if (f[0] == '%' && f[1] == 's') {
             mx_text_add(t, "%s", va_arg(ap, const char *));
             f++;

@@ -76,6 +76,20 @@ static void act_text(const mx_act a, mx_text *t) {
     if (a.kind == MX_ACT_SOFTMAX && mx_act_temperature(a) != 1) mx_text_add(t, "(T=%g)", (double)mx_act_temperature(a));
 }
 
+/* a loss text with the output's own symbol for "o" (and with element
+ * labels when given: "(o - t) / N" -> "(y[1] - t[1]) / N") */
+static void subst_o(mx_text *out, const char *r, const char *o, const char *t) {
+    for (const char *q = r; *q; q++) {
+        int alone = (q == r || !isalnum((unsigned char)q[-1])) && !isalnum((unsigned char)q[1]) && q[1] != '_';
+        if (*q == 'o' && alone)
+            mx_text_add(out, "%s", o);
+        else if (*q == 't' && alone && t)
+            mx_text_add(out, "%s", t);
+        else
+            mx_text_add(out, "%c", *q);
+    }
+}
+
 /* f'(z) in words, for the backward pass */
 static const char *derivative_text(mx_act_kind k) {
     switch (k) {
@@ -312,12 +326,16 @@ static json_t *loss_section(mx_xctx *c, double loss, double reg) {
     json_array_append_new(lines, json_string(mx_text_str(&t)));
     if (reg != 0) {
         mx_text_clear(&t);
-        mx_xsay(&t, c, "L + penalty = {} + {} = {}   (the weights' regularizers)", loss, reg, loss + reg);
+        mx_xsay(&t, c, "L + penalty = {} + {} = {=}   (the weights' regularizers)", loss, reg, loss + reg);
         json_array_append_new(lines, json_string(mx_text_str(&t)));
     }
     mx_text_free(&t);
-    return json_pack("{s:f, s:f, s:f, s:s, s:o}", "value", loss + reg, "data_loss", loss, "regularization", reg,
-                     "formula", loss_formula(m), "lines", lines);
+    mx_text f = {0};
+    subst_o(&f, loss_formula(m), mx_xsym(c, o->name), NULL);
+    json_t *r = json_pack("{s:f, s:f, s:f, s:s, s:o}", "value", loss + reg, "data_loss", loss, "regularization", reg,
+                          "formula", mx_text_str(&f), "lines", lines);
+    mx_text_free(&f);
+    return r;
 }
 
 /* dL/do from the loss, as the engine's loss writes it (mx_loss_step) */
@@ -400,15 +418,12 @@ static void loss_grad(mx_xctx *c, double *acc, mx_xsum *sums) {
             sums[e].value = g;
             sums[e].scale = scale;
             sums[e].terms = sums[e].products = 1;
-            /* the rule with this element's names: "(o[1] - t[1]) / N" */
-            const char *r = loss_grad_rule(m);
-            for (const char *q = r; *q; q++) {
-                if (q[0] == ' ' && q[1] == ' ') break; /* the rule's remark after two spaces */
-                if ((*q == 'o' || *q == 't') && (q == r || !isalpha((unsigned char)q[-1])) && !isalpha((unsigned char)q[1]))
-                    mx_text_add(&sums[e].sym, "%s", *q == 'o' ? ol : tl);
-                else
-                    mx_text_add(&sums[e].sym, "%c", *q);
-            }
+            /* the rule with this element's names: "(o[1] - t[1]) / N", without its remark */
+            char r[160];
+            snprintf(r, sizeof r, "%s", loss_grad_rule(m));
+            char *remark = strstr(r, "  ");
+            if (remark) *remark = 0;
+            subst_o(&sums[e].sym, r, ol, tl);
         }
     }
 }
@@ -593,7 +608,8 @@ static void grad_of_value(mx_xctx *c, const mx_value *v, json_t *bw) {
     json_object_del(e, "name");
     if (is_out) {
         loss_grad(c, acc, sums);
-        mx_text_add(&rule, "%s   (the loss's derivative)", loss_grad_rule(m));
+        subst_o(&rule, loss_grad_rule(m), mx_xsym(c, v->name), NULL);
+        mx_text_add(&rule, "   (the loss's derivative)");
         parts = 1;
     }
     for (int i = 0; i < m->n_nodes; i++) {
@@ -648,9 +664,10 @@ static void grad_of_preactivation(mx_xctx *c, const mx_node *n, json_t *bw) {
     mx_text rule = {0};
     if (acc && factor) {
         if (n->act_by_loss) {
-            mx_text_add(&rule, "dL/d%s = %s   (%s and cross-entropy together)", mx_xsym(c, z->name),
-                        c->m->loss_kind == MX_LOSS_BINARY_CE ? "(sigmoid(z) - t) / (N*K)" : "(softmax(z) * sum_k t[k] - t) / N",
-                        c->m->loss_kind == MX_LOSS_BINARY_CE ? "sigmoid" : "softmax");
+            int bin = c->m->loss_kind == MX_LOSS_BINARY_CE;
+            mx_text_add(&rule, "dL/d%s = (%s(%s) - t) / %s   (%s and cross-entropy together%s)", mx_xsym(c, z->name),
+                        bin ? "sigmoid" : "softmax", mx_xsym(c, z->name), bin ? "(N*K)" : "N", bin ? "sigmoid" : "softmax",
+                        bin ? "" : "; each row of t sums to 1");
             fused_grad(c, n, acc, sums);
         } else {
             mx_text_add(&rule, "dL/d%s = ", mx_xsym(c, z->name));
@@ -876,8 +893,13 @@ json_t *mx_explain_trace(const mx_netfile *nf, int steps, int precision) {
         json_array_append_new(params, e);
     }
     json_object_set_new(root, "parameters", params);
+    mx_text lf = {0}, lg = {0};
+    subst_o(&lf, loss_formula(m), mx_xsym(&c, m->outputs[0]->name), NULL);
+    subst_o(&lg, loss_grad_rule(m), mx_xsym(&c, m->outputs[0]->name), NULL);
     json_object_set_new(root, "loss", json_pack("{s:s, s:s, s:s}", "name", mx_loss_name((mx_loss_kind)m->loss_kind),
-                                                "formula", loss_formula(m), "gradient", loss_grad_rule(m)));
+                                                "formula", mx_text_str(&lf), "gradient", mx_text_str(&lg)));
+    mx_text_free(&lf);
+    mx_text_free(&lg);
     json_object_set_new(root, "optimizer", optimizer_json(m->opt));
 
     json_t *steps_j = json_array();

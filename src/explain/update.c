@@ -119,59 +119,59 @@ typedef struct elem {
 
 /* The rule in double; the line with its numbers into t. */
 static void update_elem(const mx_xctx *c, const mx_optimizer_config *o, double lr, int64_t t, elem *e, const char *w,
-                        mx_text *line) {
+                        const char *ix, mx_text *line) {
     double mu = o->momentum, g = e->g, eps = o->epsilon;
     switch (o->kind) {
     case MX_OPT_SGD:
         if (mu == 0) {
             e->nw = e->w - lr * g;
-            mx_xsay(line, c, "%s = {} - {}*{} = {}", w, e->w, lr, g, e->nw);
+            mx_xsay(line, c, "%s = {} - {}*{} = {=}", w, e->w, lr, g, e->nw);
         } else if (o->form == MX_OPT_FORM_PYTORCH) {
             e->ns0 = mu * e->s0 + g;
-            mx_xsay(line, c, "b = {}*{} + {} = {}; ", mu, e->s0, g, e->ns0);
+            mx_xsay(line, c, "b%s = {}*{} + {} = {=}; ", ix, mu, e->s0, g, e->ns0);
             if (o->nesterov) {
                 e->nw = e->w - lr * (g + mu * e->ns0);
-                mx_xsay(line, c, "%s = {} - {}*({} + {}*{}) = {}", w, e->w, lr, g, mu, e->ns0, e->nw);
+                mx_xsay(line, c, "%s = {} - {}*({} + {}*{}) = {=}", w, e->w, lr, g, mu, e->ns0, e->nw);
             } else {
                 e->nw = e->w - lr * e->ns0;
-                mx_xsay(line, c, "%s = {} - {}*{} = {}", w, e->w, lr, e->ns0, e->nw);
+                mx_xsay(line, c, "%s = {} - {}*{} = {=}", w, e->w, lr, e->ns0, e->nw);
             }
         } else {
             e->ns0 = mu * e->s0 - lr * g;
-            mx_xsay(line, c, "v = {}*{} - {}*{} = {}; ", mu, e->s0, lr, g, e->ns0);
+            mx_xsay(line, c, "v%s = {}*{} - {}*{} = {=}; ", ix, mu, e->s0, lr, g, e->ns0);
             if (o->nesterov && o->form == MX_OPT_FORM_KERAS) {
                 e->nw = e->w + mu * e->ns0 - lr * g;
-                mx_xsay(line, c, "%s = {} + {}*{} - {}*{} = {}", w, e->w, mu, e->ns0, lr, g, e->nw);
+                mx_xsay(line, c, "%s = {} + {}*{} - {}*{} = {=}", w, e->w, mu, e->ns0, lr, g, e->nw);
             } else {
                 e->nw = e->w + e->ns0;
-                mx_xsay(line, c, "%s = {} + {} = {}", w, e->w, e->ns0, e->nw);
+                mx_xsay(line, c, "%s = {} + {} = {=}", w, e->w, e->ns0, e->nw);
             }
         }
         break;
     case MX_OPT_RMSPROP:
         e->ns0 = o->rho * e->s0 + (1 - o->rho) * g * g;
-        mx_xsay(line, c, "s = {}*{} + {}*{}^2 = {}; ", (double)o->rho, e->s0, 1 - (double)o->rho, g, e->ns0);
+        mx_xsay(line, c, "s%s = {}*{} + {}*{}^2 = {=}; ", ix, (double)o->rho, e->s0, 1 - (double)o->rho, g, e->ns0);
         if (o->form == MX_OPT_FORM_PYTORCH) {
             double d = sqrt(e->ns0) + eps;
             if (mu != 0) {
                 e->ns1 = mu * e->s1 + g / d;
                 e->nw = e->w - lr * e->ns1;
-                mx_xsay(line, c, "b = {}*{} + {}/(sqrt({}) + {}) = {}; %s = {} - {}*{} = {}", mu, e->s1, g, e->ns0, eps,
+                mx_xsay(line, c, "b%s = {}*{} + {}/(sqrt({}) + {}) = {=}; %s = {} - {}*{} = {=}", ix, mu, e->s1, g, e->ns0, eps,
                     e->ns1, w, e->w, lr, e->ns1, e->nw);
             } else {
                 e->nw = e->w - lr * g / d;
-                mx_xsay(line, c, "%s = {} - {}*{}/(sqrt({}) + {}) = {}", w, e->w, lr, g, e->ns0, eps, e->nw);
+                mx_xsay(line, c, "%s = {} - {}*{}/(sqrt({}) + {}) = {=}", w, e->w, lr, g, e->ns0, eps, e->nw);
             }
         } else {
             double step = lr * g / sqrt(e->ns0 + eps);
             if (mu != 0) {
                 e->ns1 = mu * e->s1 + step;
                 e->nw = e->w - e->ns1;
-                mx_xsay(line, c, "u = {}*{} + {}*{}/sqrt({} + {}) = {}; %s = {} - {} = {}", mu, e->s1, lr, g, e->ns0, eps,
+                mx_xsay(line, c, "u%s = {}*{} + {}*{}/sqrt({} + {}) = {=}; %s = {} - {} = {=}", ix, mu, e->s1, lr, g, e->ns0, eps,
                     e->ns1, w, e->w, e->ns1, e->nw);
             } else {
                 e->nw = e->w - step;
-                mx_xsay(line, c, "%s = {} - {}*{}/sqrt({} + {}) = {}", w, e->w, lr, g, e->ns0, eps, e->nw);
+                mx_xsay(line, c, "%s = {} - {}*{}/sqrt({} + {}) = {=}", w, e->w, lr, g, e->ns0, eps, e->nw);
             }
         }
         break;
@@ -179,19 +179,19 @@ static void update_elem(const mx_xctx *c, const mx_optimizer_config *o, double l
         double b1 = o->beta_1, b2 = o->beta_2;
         e->ns0 = b1 * e->s0 + (1 - b1) * g;
         e->ns1 = b2 * e->s1 + (1 - b2) * g * g;
-        mx_xsay(line, c, "m = {}*{} + {}*{} = {}; v = {}*{} + {}*{}^2 = {}; ", b1, e->s0, 1 - b1, g, e->ns0, b2, e->s1,
+        mx_xsay(line, c, "m%s = {}*{} + {}*{} = {=}; v%s = {}*{} + {}*{}^2 = {=}; ", ix, b1, e->s0, 1 - b1, g, e->ns0, ix, b2, e->s1,
             1 - b2, g, e->ns1);
         double bc1 = 1 - pow(b1, (double)t), bc2 = 1 - pow(b2, (double)t);
         if (o->form == MX_OPT_FORM_KERAS) {
             double alpha = lr * sqrt(bc2) / bc1;
             e->nw = e->w - alpha * e->ns0 / (sqrt(e->ns1) + eps);
-            mx_xsay(line, c, "%s = {} - {}*{}/(sqrt({}) + {}) = {}", w, e->w, alpha, e->ns0, e->ns1, eps, e->nw);
+            mx_xsay(line, c, "%s = {} - {}*{}/(sqrt({}) + {}) = {=}", w, e->w, alpha, e->ns0, e->ns1, eps, e->nw);
         } else {
             e->d0 = e->ns0 / bc1;
             e->d1 = e->ns1 / bc2;
             e->nw = e->w - lr * e->d0 / (sqrt(e->d1) + eps);
-            mx_xsay(line, c, "m_hat = {}/{} = {}; v_hat = {}/{} = {}; %s = {} - {}*{}/(sqrt({}) + {}) = {}", e->ns0, bc1,
-                e->d0, e->ns1, bc2, e->d1, w, e->w, lr, e->d0, e->d1, eps, e->nw);
+            mx_xsay(line, c, "m_hat%s = {}/{} = {=}; v_hat%s = {}/{} = {=}; %s = {} - {}*{}/(sqrt({}) + {}) = {=}", ix, e->ns0, bc1,
+                e->d0, ix, e->ns1, bc2, e->d1, w, e->w, lr, e->d0, e->d1, eps, e->nw);
         }
         break;
     }
@@ -255,7 +255,8 @@ json_t *mx_xupdate_explain(mx_xctx *c, const mx_xsnap *before, int64_t t, float 
             char lab[128];
             mx_xplabel(c, lab, sizeof lab, "", p, j);
             mx_text_clear(&line);
-            update_elem(c, o, lr, t, &e, lab, &line);
+            const char *ix = strchr(lab, '['); /* the state's elements carry the weight's index */
+            update_elem(c, o, lr, t, &e, lab, ix ? ix : "", &line);
             if (lines) json_array_append_new(lines, json_string(mx_text_str(&line)));
             mx_xcheck(c, lab, p->data[j], e.nw, fabs(e.w) + fabs(e.nw - e.w));
             if (slots > 0) mx_xcheck(c, lab, p->opt_state[j], e.ns0, fabs(e.s0) + fabs(e.g));
