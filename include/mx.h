@@ -324,6 +324,53 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size);
 void mx_model_profile(mx_model *m, int on);
 void mx_model_profile_report(const mx_model *m, FILE *out);
 
+/* ---- gradient checks ----------------------------------------------------- */
+
+/* Analytic gradients of every trainable weight tensor and of the input
+ * against central finite differences (float32, two step sizes: entries
+ * where they disagree sit at a kink such as ReLU's 0 and are skipped). Up to
+ * per_tensor entries of each tensor one by one, and larger tensors also
+ * along one random direction. An entry passes when
+ *   |analytic - numeric| / max(|analytic| + |numeric|, floor) <= tol. */
+typedef struct mx_gradcheck_options {
+    int per_tensor;       /* entries checked one by one per tensor; 0: 24 */
+    double eps;           /* difference step; 0: 1e-3 */
+    double tol;           /* 0: 1e-2 */
+    double floor;         /* 0: 0.1 (float32 differences carry ~1e-4 of noise) */
+    uint64_t seed;        /* entries, direction, projection */
+    /* with a compiled model: the model's loss (and regularizers) against
+     * these targets, as the loss reads them; NULL: L = sum(c * y) over the
+     * output with a fixed random c */
+    const float *targets;
+} mx_gradcheck_options;
+
+typedef struct mx_gradcheck_tensor {
+    char name[MX_NAME_MAX + 32];      /* "dense/kernel", or "input" */
+    int rank;
+    int64_t shape[MX_MAX_RANK];
+    int64_t size;
+    int checked, skipped;             /* entries compared; entries at a kink */
+    double max_abs_err;               /* max |analytic - numeric| */
+    double max_rel_err;               /* max |analytic - numeric| / max(|analytic|, |numeric|) */
+    double max_err;                   /* the judged error (above) */
+    int directional;                  /* also checked along a random direction */
+    double dir_analytic, dir_numeric, dir_err;
+    int dir_skipped;
+    int pass;
+} mx_gradcheck_tensor;
+
+typedef struct mx_gradcheck_report {
+    int n;
+    mx_gradcheck_tensor *tensors;     /* n: the weights, then the input (owned) */
+    int pass, checked, skipped, uses_loss;
+    double max_err, tol, eps, floor;
+    char worst[MX_NAME_MAX + 32];     /* the tensor with the largest error */
+} mx_gradcheck_report;
+
+/* x: (batch, input shape...). Weights are as before afterwards. */
+int mx_model_gradcheck(mx_model *m, const mx_tensor *x, const mx_gradcheck_options *o, mx_gradcheck_report *r);
+void mx_gradcheck_report_free(mx_gradcheck_report *r);
+
 /* ---- explanations (docs/explain.md) -------------------------------------- */
 
 /* A network description (JSON: inputs, layers with every weight, loss,

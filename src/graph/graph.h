@@ -129,6 +129,11 @@ typedef struct mx_layer_type {
     void (*explain_params)(const mx_node *n, mx_text *t);
     /* how the output shape follows from the input's, with numbers. */
     void (*explain_shape)(const mx_node *n, mx_text *t);
+    /* A small use of the layer, for the tests that cover every type (the
+     * gradient check of each): JSON {"input": [dims], "config": {...}},
+     * with "inputs": 2 for merges and "batch": n where it matters. Every
+     * type but InputLayer has one. */
+    const char *example;
 } mx_layer_type;
 
 struct mx_layer {

@@ -269,4 +269,5 @@ const mx_layer_type mx_layer_batch_normalization = {
     .forward = bn_forward,
     .backward = bn_backward,
     .explain_params = bn_explain_params,
+    .example = "{\"input\": [4], \"batch\": 5, \"config\": {}}",
 };

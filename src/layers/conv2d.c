@@ -232,4 +232,5 @@ const mx_layer_type mx_layer_conv2d = {
     .window = conv2d_window,
     .explain_params = conv2d_explain_params,
     .explain_shape = conv2d_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"filters\": 3, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\"}}",
 };

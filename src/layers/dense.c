@@ -93,4 +93,5 @@ const mx_layer_type mx_layer_dense = {
     .backward = dense_backward,
     .explain_params = dense_explain_params,
     .explain_shape = dense_explain_shape,
+    .example = "{\"input\": [3], \"config\": {\"units\": 2, \"activation\": \"tanh\"}}",
 };

@@ -171,6 +171,7 @@ const mx_layer_type mx_layer_depthwise_conv2d = {
     .window = dw_window,
     .explain_params = dw_explain_params,
     .explain_shape = dw_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"kernel_size\": 3, \"depth_multiplier\": 2}}",
 };
 
 const mx_layer_type mx_layer_separable_conv2d = {
@@ -187,4 +188,5 @@ const mx_layer_type mx_layer_separable_conv2d = {
     .window = dw_window,
     .explain_params = dw_explain_params,
     .explain_shape = dw_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"filters\": 3, \"kernel_size\": 3, \"padding\": \"same\"}}",
 };

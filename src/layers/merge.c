@@ -96,6 +96,7 @@ static void ew_backward(mx_node *n, const mx_exec *ex) {
         .build = buildfn,                                                                                              \
         .forward = ew_forward,                                                                                         \
         .backward = ew_backward,                                                                                       \
+        .example = "{\"input\": [3], \"inputs\": 2, \"config\": {}}",                                                \
     }
 
 ELEMENTWISE(mx_layer_add, "Add", 2, MX_MAX_INPUTS, same_shapes);
@@ -212,4 +213,5 @@ const mx_layer_type mx_layer_concatenate = {
     .forward = concat_forward,
     .backward = concat_backward,
     .explain_shape = concat_explain_shape,
+    .example = "{\"input\": [3], \"inputs\": 2, \"config\": {}}",
 };

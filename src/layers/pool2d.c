@@ -238,6 +238,7 @@ const mx_layer_type mx_layer_max_pooling2d = {
     .backward = max_backward,
     .window = pool_window,
     .explain_shape = pool_explain_shape,
+    .example = "{\"input\": [4, 4, 2], \"config\": {\"pool_size\": 2}}",
 };
 
 const mx_layer_type mx_layer_average_pooling2d = {
@@ -251,4 +252,5 @@ const mx_layer_type mx_layer_average_pooling2d = {
     .backward = avg_backward,
     .window = pool_window,
     .explain_shape = pool_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"pool_size\": 2, \"padding\": \"same\"}}",
 };

@@ -39,6 +39,7 @@ const mx_layer_type mx_layer_relu = {
     .build = relu_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+    .example = "{\"input\": [5], \"config\": {\"negative_slope\": 0.1}}",
 };
 
 typedef struct leaky_cfg {
@@ -67,6 +68,7 @@ const mx_layer_type mx_layer_leaky_relu = {
     .build = leaky_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+    .example = "{\"input\": [5], \"config\": {\"alpha\": 0.2}}",
 };
 
 /* ---- Softmax over any axis: (outer, n, inner) with the axis in the middle ---- */
@@ -162,6 +164,7 @@ const mx_layer_type mx_layer_softmax = {
     .build = softmax_build,
     .forward = softmax_forward,
     .backward = softmax_backward,
+    .example = "{\"input\": [4], \"config\": {}}",
 };
 
 /* ---- PReLU: y = x > 0 ? x : alpha x, alpha of shape input with the shared
@@ -273,4 +276,5 @@ const mx_layer_type mx_layer_prelu = {
     .forward = prelu_forward,
     .backward = prelu_backward,
     .explain_params = prelu_explain_params,
+    .example = "{\"input\": [2, 2, 2], \"config\": {\"alpha_initializer\": {\"class_name\": \"Constant\", \"config\": {\"value\": 0.25}}}}",
 };

@@ -75,6 +75,7 @@ const mx_layer_type mx_layer_flatten = {
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
     .explain_shape = flatten_explain_shape,
+    .example = "{\"input\": [2, 2, 2], \"config\": {}}",
 };
 
 const mx_layer_type mx_layer_reshape = {
@@ -86,6 +87,7 @@ const mx_layer_type mx_layer_reshape = {
     .build = reshape_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+    .example = "{\"input\": [6], \"config\": {\"target_shape\": [2, 3]}}",
 };
 
 /* ---- Permute: dims is a permutation of the non-batch axes (1-based) ---- */
@@ -163,4 +165,5 @@ const mx_layer_type mx_layer_permute = {
     .build = permute_build,
     .forward = permute_forward,
     .backward = permute_backward,
+    .example = "{\"input\": [2, 3], \"config\": {\"dims\": [2, 1]}}",
 };

@@ -123,6 +123,7 @@ const mx_layer_type mx_layer_zero_padding2d = {
     .forward = window_forward,
     .backward = window_backward,
     .explain_shape = window_explain_shape,
+    .example = "{\"input\": [3, 3, 2], \"config\": {\"padding\": 1}}",
 };
 
 const mx_layer_type mx_layer_cropping2d = {
@@ -135,6 +136,7 @@ const mx_layer_type mx_layer_cropping2d = {
     .forward = window_forward,
     .backward = window_backward,
     .explain_shape = window_explain_shape,
+    .example = "{\"input\": [4, 4, 2], \"config\": {\"cropping\": 1}}",
 };
 
 /* ---- UpSampling2D ---- */
@@ -269,6 +271,7 @@ const mx_layer_type mx_layer_upsampling2d = {
     .forward = up_forward,
     .backward = up_backward,
     .explain_shape = up_explain_shape,
+    .example = "{\"input\": [2, 2, 2], \"config\": {\"size\": 2, \"interpolation\": \"bilinear\"}}",
 };
 
 /* ---- global pooling over height and width ---- */
@@ -396,6 +399,7 @@ const mx_layer_type mx_layer_global_average_pooling2d = {
     .forward = gavg_forward,
     .backward = gavg_backward,
     .explain_shape = gpool_explain_shape,
+    .example = "{\"input\": [3, 3, 2], \"config\": {}}",
 };
 
 const mx_layer_type mx_layer_global_max_pooling2d = {
@@ -408,4 +412,5 @@ const mx_layer_type mx_layer_global_max_pooling2d = {
     .forward = gmax_forward,
     .backward = gmax_backward,
     .explain_shape = gpool_explain_shape,
+    .example = "{\"input\": [3, 3, 2], \"config\": {}}",
 };
