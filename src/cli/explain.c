@@ -20,11 +20,12 @@ static const char *str(json_t *o, const char *k) {
     return s ? s : "";
 }
 
-static void heading(const out *o, int level, const char *fmt, const char *a, const char *b) {
+/* level 0: underlined in text; md: the markdown heading's depth */
+static void heading(const out *o, int level, int md, const char *fmt, const char *a, const char *b) {
     char text[512];
     snprintf(text, sizeof text, fmt, a, b);
     if (o->md) {
-        fprintf(o->f, "\n%.*s %s\n\n", level + 1, "####", text);
+        fprintf(o->f, "\n%.*s %s\n\n", md, "####", text);
         return;
     }
     if (level == 0) {
@@ -168,23 +169,23 @@ static void step(const out *o, json_t *s, json_t *opt) {
     char title[128];
     snprintf(title, sizeof title, "Step %lld (t = %lld, learning rate %g)", (long long)json_integer_value(json_object_get(s, "step")),
              (long long)json_integer_value(json_object_get(s, "t")), json_number_value(json_object_get(s, "learning_rate")));
-    heading(o, 0, "%s%s", title, "");
+    heading(o, 0, 2, "%s%s", title, "");
     if (json_object_get(s, "lookahead")) {
-        heading(o, 1, "%s%s", "Look-ahead: the gradient is taken at w~ = w + momentum * v", "");
+        heading(o, 1, 3, "%s%s", "Look-ahead: the gradient is taken at w~ = w + momentum * v", "");
         weights(o, json_object_get(s, "lookahead"));
     }
-    heading(o, 1, "%s%s", "Forward pass", "");
+    heading(o, 1, 3, "%s%s", "Forward pass", "");
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(s, "forward"), i, e) entry(o, e, "formula");
     json_t *loss = json_object_get(s, "loss");
-    heading(o, 1, "%s%s", "Loss: ", str(loss, "formula"));
+    heading(o, 1, 3, "%s%s", "Loss: ", str(loss, "formula"));
     lines(o, json_object_get(loss, "lines"), 2);
-    heading(o, 1, "%s%s", "Backward pass, in backward order", "");
+    heading(o, 1, 3, "%s%s", "Backward pass, in backward order", "");
     json_array_foreach(json_object_get(s, "backward"), i, e) entry(o, e, "rule");
     json_t *u = json_object_get(s, "update");
     if (u) {
-        heading(o, 1, "Update: %s, %s form", str(opt, "class_name"), str(opt, "form"));
+        heading(o, 1, 3, "Update: %s, %s form", str(opt, "class_name"), str(opt, "form"));
         json_array_foreach(json_object_get(opt, "formulas"), i, e) formula(o, json_string_value(e), 2);
         if (json_object_get(u, "alpha_t"))
             fprintf(o->f, "%salpha_t = %.*g\n", o->md ? "- " : "  ", o->precision, json_number_value(json_object_get(u, "alpha_t")));
@@ -211,10 +212,10 @@ static void step(const out *o, json_t *s, json_t *opt) {
 }
 
 static void layout(const out *o, json_t *t) {
-    heading(o, 0, "%s%s", str(t, "name"), "");
+    heading(o, 0, 1, "%s%s", str(t, "name"), "");
     if (json_object_get(t, "description")) fprintf(o->f, "%s\n", str(t, "description"));
     fprintf(o->f, "%s%s\n", o->md ? "\n" : "", str(t, "notation"));
-    heading(o, 1, "%s%s", "Computation graph", "");
+    heading(o, 1, 2, "%s%s", "Computation graph", "");
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(t, "graph"), i, e) {
@@ -233,10 +234,10 @@ static void layout(const out *o, json_t *t) {
         fprintf(o->f, "%zu. `%s` (%s)\n", json_array_size(json_object_get(t, "graph")) + 1, str(loss, "formula"), str(loss, "name"));
     else
         fprintf(o->f, "  %s   (%s)\n", str(loss, "formula"), str(loss, "name"));
-    heading(o, 1, "Optimizer: %s, %s form", str(opt, "class_name"), str(opt, "form_title"));
+    heading(o, 1, 2, "Optimizer: %s, %s form", str(opt, "class_name"), str(opt, "form_title"));
     if (json_object_get(opt, "reference")) fprintf(o->f, "%s(%s)\n", o->md ? "" : "  ", str(opt, "reference"));
     json_array_foreach(json_object_get(opt, "formulas"), i, e) formula(o, json_string_value(e), 2);
-    heading(o, 1, "%s%s", "Input and targets", "");
+    heading(o, 1, 2, "%s%s", "Input and targets", "");
     json_t *in = json_object_get(t, "input");
     fprintf(o->f, "%s%s\n", o->md ? "" : "  ", str(in, "symbol"));
     tensor(o, json_object_get(in, "shape"), json_object_get(in, "data"), 4, 0);
@@ -244,13 +245,13 @@ static void layout(const out *o, json_t *t) {
     tensor(o, json_object_get(json_object_get(t, "targets"), "shape"), json_object_get(json_object_get(t, "targets"), "data"), 4, 0);
     json_t *steps = json_object_get(t, "steps");
     if (json_array_size(steps)) {
-        heading(o, 1, "%s%s", "Weights before step 1", "");
+        heading(o, 1, 2, "%s%s", "Weights before step 1", "");
         weights(o, json_object_get(json_array_get(steps, 0), "weights"));
     }
     json_array_foreach(steps, i, e) step(o, e, opt);
     char after[64];
     snprintf(after, sizeof after, "Weights after %zu step%s", json_array_size(steps), json_array_size(steps) == 1 ? "" : "s");
-    heading(o, 0, "%s%s", after, "");
+    heading(o, 0, 2, "%s%s", after, "");
     weights(o, json_object_get(t, "final_weights"));
 }
 
