@@ -302,6 +302,27 @@ MX_TEST(explain_heaviside_has_no_gradient) {
     json_decref(t);
 }
 
+/* A branch: s = a + x with a = x I (identity kernel), y = s[0] + s[1].
+ * x = (1, 2): a = (1, 2), s = (2, 4), y = 6; t = 0: L = 1/2 * 36 = 18.
+ * dL/dy = 6, dL/ds = 6 W_y^T = (6, 6), dL/da = dL/ds = (6, 6);
+ * x feeds both a and s: dL/dx = dL/da I^T + dL/ds = (12, 12). */
+MX_TEST(explain_branches_sum_their_gradients) {
+    json_t *t = trace_of("{\"inputs\": [1, 2], \"layers\": ["
+                         "{\"type\": \"Dense\", \"name\": \"a\", \"units\": 2, \"kernel\": [[1, 0], [0, 1]], \"bias\": [0, 0]},"
+                         "{\"type\": \"Add\", \"name\": \"s\", \"inputs\": [\"a\", \"x\"]},"
+                         "{\"type\": \"Dense\", \"name\": \"y\", \"units\": 1, \"kernel\": [[1], [1]], \"bias\": [0]}],"
+                         "\"loss\": \"half_squared_error\", \"targets\": [0]}", 0);
+    if (!t) return;
+    CHECK_NEAR(fwd(t, 0, "s", 1), 4, 1e-6);
+    CHECK_NEAR(fwd(t, 0, "y", 0), 6, 1e-6);
+    CHECK_NEAR(grad(t, 0, "a", 0), 6, 1e-6);
+    CHECK_NEAR(grad(t, 0, "x", 0), 12, 1e-6);
+    CHECK_NEAR(grad(t, 0, "x", 1), 12, 1e-6);
+    json_t *dx = find(json_object_get(step_of(t, 0), "backward"), "grad_of", "x");
+    CHECK(strstr(json_string_value(json_object_get(dx, "rule")), "dL/da W_a^T + dL/ds"));
+    json_decref(t);
+}
+
 /* Bad descriptions: the message names the file and the field. */
 MX_TEST(explain_errors_name_the_field) {
     static const struct {

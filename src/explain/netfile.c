@@ -328,7 +328,9 @@ static int load(json_t *r, mx_netfile *nf) {
     mx_value *prev = m->inputs[0];
     size_t i;
     json_t *e;
+    int branches = 0;
     json_array_foreach(layers, i, e) {
+        branches |= json_object_get(e, "inputs") != NULL;
         mx_node *n = build_layer(m, e, (int)i, prev);
         if (!n) return -1;
         prev = n->out[0];
@@ -340,7 +342,7 @@ static int load(json_t *r, mx_netfile *nf) {
     }
     m->outputs[0] = prev;
     m->n_outputs = 1;
-    m->sequential = 1;
+    m->sequential = !branches;
     if (mx_graph_finish(m) || set_weights(nf, layers)) return -1;
 
     mx_loss_kind loss;
