@@ -121,8 +121,8 @@ typedef struct mx_layer_type {
      * forward pass (inference); it then writes pool_into's output. */
     int (*can_pool)(const mx_node *n);
     /* Optional, for explanations (mlexp info, mlexp explain):
-     * the sliding window of a convolution or pooling call (for a
-     * DepthwiseConv2D g->f counts c * depth_multiplier outputs), 0 when set; */
+     * fills g with the sliding window of a convolution or pooling call and
+     * returns 0 (a DepthwiseConv2D's g->f counts c * depth_multiplier); */
     int (*window)(const mx_node *n, mx_conv_geom *g);
     /* how the parameter count follows from the config, with the numbers
      * filled in ("(in + 1) * units = (784 + 1) * 128 = 100480"); */
