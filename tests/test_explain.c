@@ -25,6 +25,17 @@ static json_t *trace_of(const char *desc, int steps) {
     return t;
 }
 
+/* the trace of examples/explain/NAME.json */
+static json_t *example_trace(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/examples/explain/%s.json", mx_test_root(), name);
+    char *desc = mx_read_file(path, NULL, 1 << 20);
+    CHECK_MSG(desc, "%s", mx_error());
+    json_t *t = desc ? trace_of(desc, 0) : NULL;
+    mx_free(desc);
+    return t;
+}
+
 static json_t *step_of(json_t *t, int i) { return json_array_get(json_object_get(t, "steps"), (size_t)i); }
 
 /* the entry of a list whose `key` is `value` */
@@ -127,13 +138,7 @@ MX_TEST(explain_relu_net_by_hand) {
  *   dL/dW_h = x^T dL/dz_h = [[0.000668396, 0.000749803], [0.001336792, 0.001499606]]
  * SGD with lr 0.5: W_o[0] = 0.4 - 0.5 * 0.082167041 = 0.35891648 */
 MX_TEST(explain_sigmoid_221_backprop_by_hand) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/examples/explain/sigmoid_221.json", mx_test_root());
-    char *desc = mx_read_file(path, NULL, 1 << 20);
-    CHECK_MSG(desc, "%s", mx_error());
-    if (!desc) return;
-    json_t *t = trace_of(desc, 0);
-    mx_free(desc);
+    json_t *t = example_trace("sigmoid_221");
     if (!t) return;
     CHECK_NEAR(fwd(t, 0, "z_h", 0), 0.3775, 1e-6);
     CHECK_NEAR(fwd(t, 0, "h", 0), 0.593269992, 1e-6);
@@ -263,13 +268,7 @@ MX_TEST(explain_optimizer_steps_by_hand) {
  * the pooling sends each to its window's maximum: c[1,2] is the maximum of
  * two windows, dL/dc[1,2] = 0.11 - 0.0275 = 0.0825. */
 MX_TEST(explain_strided_padded_convolution_by_hand) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/examples/explain/conv_pool.json", mx_test_root());
-    char *desc = mx_read_file(path, NULL, 1 << 20);
-    CHECK_MSG(desc, "%s", mx_error());
-    if (!desc) return;
-    json_t *t = trace_of(desc, 0);
-    mx_free(desc);
+    json_t *t = example_trace("conv_pool");
     if (!t) return;
     const double c[9] = {-4.5, 0.5, 5.5, -1.5, -5.5, 8.5, -6.5, 6.5, 1.5}, m[4] = {0.5, 8.5, 6.5, 8.5};
     for (int i = 0; i < 9; i++) CHECK_NEAR(fwd(t, 0, "c", i), c[i], 1e-6);
@@ -373,15 +372,9 @@ MX_TEST(explain_examples_run) {
                                         "nesterov_keras", "nesterov_textbook", "momentum_pytorch", "rmsprop",
                                         "rmsprop_pytorch", "adam", "adam_textbook", "perceptron", "softmax_temperature"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/examples/explain/%s.json", mx_test_root(), names[i]);
-        char *desc = mx_read_file(path, NULL, 1 << 20);
-        CHECK_MSG(desc, "%s", mx_error());
-        if (!desc) continue;
-        json_t *t = trace_of(desc, 0);
+        json_t *t = example_trace(names[i]);
         CHECK_MSG(t && json_array_size(json_object_get(t, "steps")) >= 1, "%s: no steps", names[i]);
         json_decref(t);
-        mx_free(desc);
     }
 }
 

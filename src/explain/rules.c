@@ -8,20 +8,21 @@
 #include <stdio.h>
 #include <string.h>
 
-void mx_xvlabel(const mx_xctx *c, char *buf, size_t n, const char *prefix, const mx_value *v, int64_t e) {
+static void label(const mx_xctx *c, char *buf, size_t n, const char *prefix, const char *name, int64_t e, int rank,
+                  const int64_t *dims, int batched) {
     mx_text t = {0};
-    mx_text_add(&t, "%s%s", prefix, mx_xsym(c, v->name));
-    mx_xindex(c, &t, e, v->rank, v->dims, 1);
+    mx_text_add(&t, "%s%s", prefix, mx_xsym(c, name));
+    mx_xindex(c, &t, e, rank, dims, batched);
     snprintf(buf, n, "%s", mx_text_str(&t));
     mx_text_free(&t);
 }
 
+void mx_xvlabel(const mx_xctx *c, char *buf, size_t n, const char *prefix, const mx_value *v, int64_t e) {
+    label(c, buf, n, prefix, v->name, e, v->rank, v->dims, 1);
+}
+
 void mx_xplabel(const mx_xctx *c, char *buf, size_t n, const char *prefix, const mx_param *p, int64_t e) {
-    mx_text t = {0};
-    mx_text_add(&t, "%s%s", prefix, mx_xsym(c, p->name));
-    mx_xindex(c, &t, e, p->rank, p->dims, 0);
-    snprintf(buf, n, "%s", mx_text_str(&t));
-    mx_text_free(&t);
+    label(c, buf, n, prefix, p->name, e, p->rank, p->dims, 0);
 }
 
 #define LABEL 96

@@ -6,6 +6,7 @@
  * written-out formulas are recomputed in double and checked against them,
  * and any difference is reported in the trace. */
 #include "explain/explain.h"
+#include "io/model_io.h"
 #include "train/train.h"
 
 #include <ctype.h>
@@ -829,35 +830,25 @@ static json_t *graph_section(mx_xctx *c) {
     return g;
 }
 
-static json_t *optimizer_json(const mx_optimizer_config *o) {
+/* the optimizer's hyperparameters as the model's Keras trainingConfig
+ * writes them, with the form's name, title, reference and formulas */
+static json_t *optimizer_json(const mx_model *m) {
     static const char *const titles[] = {"Keras (Keras 3 and TensorFlow.js)", "textbook", "PyTorch"};
+    const mx_optimizer_config *o = m->opt;
     const char *book = o->form == MX_OPT_FORM_TEXTBOOK
                            ? (o->kind == MX_OPT_SGD ? "Sutskever et al. (2013); Nesterov with the look-ahead gradient"
                               : o->kind == MX_OPT_ADAM ? "Kingma & Ba (2015), Algorithm 1"
                                                        : "Goodfellow et al., Deep Learning, Algorithm 8.5")
                            : NULL;
-    json_t *j = json_pack("{s:s, s:s, s:s, s:f}", "class_name", mx_optimizer_name(o->kind), "form",
-                          mx_optimizer_form_name(o->form), "form_title", titles[o->form], "learning_rate",
-                          (double)o->learning_rate);
+    json_t *tc = mx_training_config_write(m);
+    json_t *j = json_deep_copy(json_object_get(json_object_get(tc, "optimizer_config"), "config"));
+    json_decref(tc);
+    if (!j) j = json_object();
+    json_object_del(j, "name");
+    json_object_set_new(j, "class_name", json_string(mx_optimizer_name(o->kind)));
+    json_object_set_new(j, "form", json_string(mx_optimizer_form_name(o->form)));
+    json_object_set_new(j, "form_title", json_string(titles[o->form]));
     if (book) json_object_set_new(j, "reference", json_string(book));
-    switch (o->kind) {
-    case MX_OPT_SGD:
-        json_object_set_new(j, "momentum", json_real(o->momentum));
-        json_object_set_new(j, "nesterov", json_boolean(o->nesterov));
-        break;
-    case MX_OPT_RMSPROP:
-        json_object_set_new(j, "rho", json_real(o->rho));
-        json_object_set_new(j, "momentum", json_real(o->momentum));
-        json_object_set_new(j, "epsilon", json_real(o->epsilon));
-        break;
-    case MX_OPT_ADAM:
-        json_object_set_new(j, "beta_1", json_real(o->beta_1));
-        json_object_set_new(j, "beta_2", json_real(o->beta_2));
-        json_object_set_new(j, "epsilon", json_real(o->epsilon));
-        break;
-    }
-    if (o->clipnorm > 0) json_object_set_new(j, "clipnorm", json_real(o->clipnorm));
-    if (o->global_clipnorm > 0) json_object_set_new(j, "global_clipnorm", json_real(o->global_clipnorm));
     json_object_set_new(j, "formulas", mx_xupdate_formulas(o));
     return j;
 }
@@ -900,7 +891,7 @@ json_t *mx_explain_trace(const mx_netfile *nf, int steps, int precision) {
                                                 "formula", mx_text_str(&lf), "gradient", mx_text_str(&lg)));
     mx_text_free(&lf);
     mx_text_free(&lg);
-    json_object_set_new(root, "optimizer", optimizer_json(m->opt));
+    json_object_set_new(root, "optimizer", optimizer_json(m));
 
     json_t *steps_j = json_array();
     int64_t tsize = nf->t_size;
