@@ -1,6 +1,7 @@
 # mlexp build. `make` builds build/release/; `make BUILD=asan` the sanitizer
 # build; `make CC=clang` works too. Sources are found by folder:
-#   src/<part>/*.c -> libmx.a (the engine), src/cli/*.c -> mlexp, tests/*.c -> mx_tests
+#   src/<part>/*.c -> libmx.a (the engine), src/cli/*.c and src/serve/*.c -> mlexp,
+#   tests/*.c -> mx_tests
 
 BUILD ?= release
 CC ?= cc
@@ -28,11 +29,13 @@ endif
 
 CFLAGS_ALL := $(CSTD) $(WARN) $(FP) $(OPT) -Iinclude -Isrc -pthread $(CFLAGS)
 LIBS := -ljansson -lpng -ljpeg -lz -lm -pthread
+# mlexp serve's HTTP server
+CLI_LIBS := -lmicrohttpd
 LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
 
 ENGINE_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/graph/*.c src/layers/*.c \
                  src/train/*.c src/io/*.c src/data/*.c src/explain/*.c))
-CLI_SRC := $(sort $(wildcard src/cli/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c src/serve/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
@@ -53,7 +56,7 @@ $(OUT)/libmx.a: $(ENGINE_OBJ)
 
 $(OUT)/mlexp: $(CLI_OBJ) $(OUT)/libmx.a
 	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(OUT)/libmx.a $(LDFLAGS_ALL) $(LIBS)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(OUT)/libmx.a $(LDFLAGS_ALL) $(CLI_LIBS) $(LIBS)
 
 $(OUT)/mx_tests: $(TEST_OBJ) $(OUT)/libmx.a
 	@echo "  LD $@"

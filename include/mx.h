@@ -112,6 +112,11 @@ void mx_augment_images(const mx_augment *a, const float *src, float *dst, int64_
 /* Decode a PNG or JPEG file into (h, w, channels) floats 0..255; channels is
  * 1 (gray) or 3 (RGB), converted as needed (alpha dropped). */
 mx_tensor *mx_image_load(const char *path, int channels);
+/* The same from n bytes in memory (an upload); the format is sniffed from
+ * the PNG or JPEG signature. Corrupt or truncated data is an error. */
+mx_tensor *mx_image_decode(const void *bytes, size_t n, int channels);
+/* Width and height from the header alone, before paying for decoding. */
+int mx_image_info(const void *bytes, size_t n, int *width, int *height);
 
 typedef enum mx_resize { MX_RESIZE_BILINEAR, MX_RESIZE_NEAREST, MX_RESIZE_AREA } mx_resize;
 /* Parse "bilinear", "nearest" or "area"; -1 if unknown. */

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist)
+pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev libmicrohttpd-dev dataset-fashion-mnist)
 if [ "${1:-}" = "--test" ]; then
   # OpenBLAS: without it Debian's torch falls back to the reference BLAS, no fair peer
   pkgs+=(clang libclang-rt-14-dev python3-numpy python3-torch python3-torchvision libopenblas0-pthread)
@@ -61,7 +61,12 @@ if [ "${1:-}" = "--test" ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   fi
   tfjs=tests/tfjs/node_modules/@tensorflow/tfjs
-  if [ ! -d "$tfjs" ] || [ tests/tfjs/package-lock.json -nt "$tfjs" ]; then
+  if [ -L tests/tfjs/node_modules ]; then
+    # a worktree sharing another checkout's install: npm ci would empty that
+    # checkout's node_modules through the link (a fresh checkout's lockfile
+    # is always "newer"), so leave it to its owner
+    [ -d "$tfjs" ] || echo "setup: tests/tfjs/node_modules links to an install without @tensorflow/tfjs" >&2
+  elif [ ! -d "$tfjs" ] || [ tests/tfjs/package-lock.json -nt "$tfjs" ]; then
     echo "setup: installing @tensorflow/tfjs for the TF.js parity tests"
     npm ci --prefix tests/tfjs --silent --no-audit --no-fund
     touch "$tfjs" # npm keeps the tarball's dates: mark the install time

@@ -217,5 +217,20 @@ sed 's/"units": 128/"units": 128, "kernel_constraint": {"class_name": "MaxNorm"}
 run unsupported_option 1 "$BIN" train "$T/opt.json" && expect unsupported_option "kernel_constraint"
 run info_missing 1 "$BIN" info "$T/nowhere" && expect info_missing "nowhere"
 
+# ---- the committed default models reach the accuracy their metadata states ----
+for dir in "$ROOT"/models/*/; do
+  [ -s "$dir/metadata.json" ] || continue
+  name=$(basename "$dir")
+  want=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['metrics']['test_accuracy'])" "$dir/metadata.json")
+  if run "model_$name" 0 "$BIN" eval "$dir"; then
+    got=$(sed -n 's/^accuracy \([0-9.]*\).*/\1/p' "$T/out" | head -n 1)
+    if [ -n "$got" ] && $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) - 0.0005 else 1)" "$got" "$want"; then
+      ok "model_$name ($got, stated $want)"
+    else
+      bad "model_$name" "accuracy ${got:-?}, metadata.json states $want"
+    fi
+  fi
+done
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -156,6 +156,7 @@ static void usage(FILE *f) {
             "  eval MODEL_DIR     test accuracy, per-class accuracy and confusion matrix\n"
             "  info MODEL_DIR     Keras-style summary of a model\n"
             "  predict MODEL_DIR  run a model on a .npy array\n"
+            "  serve              the web demo and a JSON API on http://127.0.0.1:8080/\n"
             "  explain FILE       every number of a tiny network's training steps, formulas written out\n"
             "  gradcheck MODEL    analytic against finite-difference gradients, per weight tensor\n\n"
             "Run mlexp COMMAND --help for the options of a command.\n",
@@ -183,6 +184,8 @@ int main(int argc, char **argv) {
         rc = cmd_info(argc - 2, argv + 2);
     else if (!strcmp(cmd, "predict"))
         rc = cmd_predict(argc - 2, argv + 2);
+    else if (!strcmp(cmd, "serve"))
+        rc = cmd_serve(argc - 2, argv + 2);
     else if (!strcmp(cmd, "explain"))
         rc = cmd_explain(argc - 2, argv + 2);
     else if (!strcmp(cmd, "gradcheck"))
