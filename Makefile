@@ -34,7 +34,7 @@ CLI_LIBS := -lmicrohttpd
 LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
 
 ENGINE_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/graph/*.c src/layers/*.c \
-                 src/train/*.c src/io/*.c src/data/*.c))
+                 src/train/*.c src/io/*.c src/data/*.c src/explain/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c src/serve/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

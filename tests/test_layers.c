@@ -426,6 +426,57 @@ MX_TEST(layer_softmax_values_and_gradient) {
     mx_model_free(m);
 }
 
+/* The textbook activations Keras lacks, and the activation object form.
+ * softmax((1, 2, 3) / 2) = exp(0.5, 1, 1.5) / (e^0.5 + e^1 + e^1.5) = (0.186324, 0.307196, 0.506480) */
+MX_TEST(layer_textbook_activations) {
+    mx_model *m = tu_sequential("3", "{\"class_name\": \"Activation\", \"config\": {\"activation\": "
+                                     "{\"name\": \"softmax\", \"temperature\": 2}}}", 1);
+    if (!m) return;
+    float x[3] = {1, 2, 3};
+    const float *y = tu_forward(m, x, 1, 0);
+    double s = exp(0.5) + exp(1) + exp(1.5);
+    for (int i = 0; i < 3; i++) CHECK_NEAR(y[i], exp(0.5 * (i + 1)) / s, 1e-6);
+    tu_gradcheck(m, 3, 8, 1e-2, "softmax temperature 2");
+    /* written back as the object, plain names as strings */
+    CHECK(mx_model_save(m, mx_test_tmpdir()) == 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.json", mx_test_tmpdir());
+    char *json = mx_read_file(path, NULL, 1 << 20);
+    CHECK(json && strstr(json, "\"temperature\": 2"));
+    mx_free(json);
+    mx_model *back = mx_model_load(mx_test_tmpdir());
+    CHECK(back && mx_act_temperature(back->layers[1]->act) == 2);
+    mx_model_free(back);
+    mx_model_free(m);
+    /* heaviside: 1 for x > 0, 0 otherwise (also at 0); its gradient is 0 */
+    m = tu_sequential("4", "{\"class_name\": \"Dense\", \"config\": {\"units\": 4, \"activation\": \"heaviside\"}}", 1);
+    if (!m) return;
+    mx_param *w = m->params[0];
+    memset(w->data, 0, sizeof(float) * 16);
+    for (int i = 0; i < 4; i++) w->data[i * 4 + i] = 1; /* identity kernel */
+    float xs[4] = {-1, 0, 0.5f, 3};
+    y = tu_forward(m, xs, 1, 0);
+    CHECK(y[0] == 0 && y[1] == 0 && y[2] == 1 && y[3] == 1);
+    float d[4];
+    mx_act_derivative(m->layers[1]->act, xs, y, d, 4);
+    CHECK(d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 0);
+    mx_model_free(m);
+    /* identity is linear; a leaky_relu slope travels in the object form */
+    m = tu_sequential("2", "{\"class_name\": \"Activation\", \"config\": {\"activation\": \"identity\"}}, "
+                           "{\"class_name\": \"Activation\", \"config\": {\"activation\": {\"name\": \"leaky_relu\", \"alpha\": 0.01}}}", 1);
+    if (!m) return;
+    float xl[2] = {-2, 3};
+    y = tu_forward(m, xl, 1, 0);
+    CHECK_NEAR(y[0], -0.02, 1e-7);
+    CHECK_NEAR(y[1], 3, 1e-7);
+    CHECK(m->layers[1]->act.kind == MX_ACT_LINEAR);
+    mx_model_free(m);
+    expect_build_error("3", "{\"class_name\": \"Activation\", \"config\": {\"activation\": {\"name\": \"softmax\", \"temperature\": 0}}}",
+                       "temperature");
+    expect_build_error("3", "{\"class_name\": \"Activation\", \"config\": {\"activation\": {\"name\": \"relu\", \"alpha\": 1}}}",
+                       "alpha");
+}
+
 MX_TEST(layer_dropout_training_and_inference) {
     mx_model *m = tu_sequential("1000", "{\"class_name\": \"Dropout\", \"config\": {\"rate\": 0.25}}", 1);
     if (!m) return;

@@ -121,6 +121,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_gradcheck(int argc, char **argv);
 
 /* print "mlexp CMD: error: MSG" and return 1 */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

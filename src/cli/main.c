@@ -156,7 +156,9 @@ static void usage(FILE *f) {
             "  eval MODEL_DIR     test accuracy, per-class accuracy and confusion matrix\n"
             "  info MODEL_DIR     Keras-style summary of a model\n"
             "  predict MODEL_DIR  run a model on a .npy array\n"
-            "  serve              the web demo and a JSON API on http://127.0.0.1:8080/\n\n"
+            "  serve              the web demo and a JSON API on http://127.0.0.1:8080/\n"
+            "  explain FILE       every number of a tiny network's training steps, formulas written out\n"
+            "  gradcheck MODEL    analytic against finite-difference gradients, per weight tensor\n\n"
             "Run mlexp COMMAND --help for the options of a command.\n",
             MX_VERSION);
 }
@@ -184,6 +186,10 @@ int main(int argc, char **argv) {
         rc = cmd_predict(argc - 2, argv + 2);
     else if (!strcmp(cmd, "serve"))
         rc = cmd_serve(argc - 2, argv + 2);
+    else if (!strcmp(cmd, "explain"))
+        rc = cmd_explain(argc - 2, argv + 2);
+    else if (!strcmp(cmd, "gradcheck"))
+        rc = cmd_gradcheck(argc - 2, argv + 2);
     else if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         rc = 0;

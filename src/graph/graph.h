@@ -15,6 +15,7 @@
 
 #include "core/core.h"
 #include "kernels/activation.h"
+#include "kernels/conv.h"
 
 #define MX_MAX_INPUTS 16
 #define MX_MAX_OUTPUTS 4
@@ -119,6 +120,20 @@ typedef struct mx_layer_type {
     /* Optional: whether this call can do a following 2x2 max pooling in its
      * forward pass (inference); it then writes pool_into's output. */
     int (*can_pool)(const mx_node *n);
+    /* Optional, for explanations (mlexp info, mlexp explain):
+     * fills g with the sliding window of a convolution or pooling call and
+     * returns 0 (a DepthwiseConv2D's g->f counts c * depth_multiplier); */
+    int (*window)(const mx_node *n, mx_conv_geom *g);
+    /* how the parameter count follows from the config, with the numbers
+     * filled in ("(in + 1) * units = (784 + 1) * 128 = 100480"); */
+    void (*explain_params)(const mx_node *n, mx_text *t);
+    /* how the output shape follows from the input's, with numbers. */
+    void (*explain_shape)(const mx_node *n, mx_text *t);
+    /* A small use of the layer, for the tests that cover every type (the
+     * gradient check of each): JSON {"input": [dims], "config": {...}},
+     * with "inputs": 2 for merges and "batch": n where it matters. Every
+     * type but InputLayer has one. */
+    const char *example;
 } mx_layer_type;
 
 struct mx_layer {
@@ -216,6 +231,7 @@ struct mx_model {
     struct mx_optimizer_config *opt;
     float *opt_mem;
     int64_t iterations;                /* optimizer steps taken */
+    int opt_lookahead;                 /* the weights sit at textbook Nesterov's look-ahead point (optimizer.c) */
     uint64_t weights_version;          /* bumped whenever weights change (folded copies follow it) */
     int profile;                       /* time every node (mx_model_profile) */
     mx_layer *scope;                   /* while reading a config: the nested model being read */

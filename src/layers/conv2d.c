@@ -204,6 +204,29 @@ static void conv2d_backward(mx_node *n, const mx_exec *ex) {
     }
 }
 
+static int conv2d_window(const mx_node *n, mx_conv_geom *g) {
+    *g = ((const conv_state *)n->state)->g;
+    return 0;
+}
+
+static void conv2d_explain_params(const mx_node *n, mx_text *t) {
+    const conv2d_cfg *c = n->layer->cfg;
+    const mx_conv_geom *g = &((const conv_state *)n->state)->g;
+    long long k = (long long)g->kh * g->kw * g->c;
+    if (c->use_bias)
+        mx_text_add(t, "(kh*kw*cin + 1) * filters = (%d*%d*%lld + 1) * %lld = %lld", g->kh, g->kw, (long long)g->c,
+                    (long long)g->f, (k + 1) * g->f);
+    else
+        mx_text_add(t, "kh*kw*cin * filters = %d*%d*%lld * %lld = %lld", g->kh, g->kw, (long long)g->c, (long long)g->f,
+                    k * g->f);
+}
+
+static void conv2d_explain_shape(const mx_node *n, mx_text *t) {
+    const conv2d_cfg *c = n->layer->cfg;
+    mx_explain_window_shape(&((const conv_state *)n->state)->g, c->padding == MX_PAD_SAME, t);
+    mx_text_add(t, ", channels = filters = %d", c->filters);
+}
+
 const mx_layer_type mx_layer_conv2d = {
     .class_name = "Conv2D",
     .fields = conv2d_fields,
@@ -217,4 +240,8 @@ const mx_layer_type mx_layer_conv2d = {
     .forward = conv2d_forward,
     .backward = conv2d_backward,
     .can_pool = conv2d_can_pool,
+    .window = conv2d_window,
+    .explain_params = conv2d_explain_params,
+    .explain_shape = conv2d_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"filters\": 3, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\"}}",
 };
