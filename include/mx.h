@@ -160,6 +160,15 @@ int64_t mx_model_weights_size(const mx_model *m);
 void mx_model_weights_get(const mx_model *m, float *dst);
 void mx_model_weights_set(mx_model *m, const float *src);
 
+/* The states that stateful recurrent layers carry from one batch to the
+ * next (Keras's stateful=True: h, and c for LSTM, per sample of the fixed
+ * batch). Reset to zeros, as model.reset_states(); or read and written as
+ * one flat array, layer by layer in graph order, each (states, batch, units). */
+int mx_model_reset_states(mx_model *m);
+int64_t mx_model_states_size(const mx_model *m);
+void mx_model_states_get(const mx_model *m, float *dst);
+void mx_model_states_set(mx_model *m, const float *src);
+
 /* Shape of input/output i without the batch dimension. */
 int mx_model_n_inputs(const mx_model *m);
 int mx_model_n_outputs(const mx_model *m);

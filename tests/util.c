@@ -36,7 +36,8 @@ const float *tu_forward(mx_model *m, const float *x, int batch, int training) {
 }
 
 void tu_gradcheck(mx_model *m, int batch, uint64_t seed, double tol, const char *what) {
-    int64_t n = batch * m->inputs[0]->size;
+    int64_t n = 0;
+    for (int i = 0; i < m->n_inputs; i++) n += batch * m->inputs[i]->size;
     float *x = malloc(sizeof(float) * (size_t)n);
     tu_fill(x, n, seed, -1, 1);
     mx_gradcheck_result r;

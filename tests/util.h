@@ -14,7 +14,7 @@ mx_model *tu_sequential(const char *input, const char *layers, uint64_t seed);
 void tu_fill(float *x, int64_t n, uint64_t seed, float lo, float hi);
 /* Forward pass in inference (training = 0) or training mode; returns output 0. */
 const float *tu_forward(mx_model *m, const float *x, int batch, int training);
-/* Gradient check of every trainable weight and the input; fails the test
+/* Gradient check of every trainable weight and the inputs; fails the test
  * above tol or when more than a quarter of the probes hit kinks. */
 void tu_gradcheck(mx_model *m, int batch, uint64_t seed, double tol, const char *what);
 mx_param *tu_param(mx_model *m, const char *name);

@@ -51,6 +51,9 @@ int mx_act_monotonic(mx_act a);
 void mx_act_forward(mx_act a, const float *x, float *y, int64_t rows, int64_t cols);
 /* y = f(x) for n values on the calling thread; not softmax. */
 void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n);
+/* dx = f'(x) * dy for n values on the calling thread; not softmax. Reads x
+ * only where mx_act_output_grad does not hold; dx may be any of the inputs. */
+void mx_act_grad_eltwise(mx_act a, const float *x, const float *y, const float *dy, float *dx, int64_t n);
 /* dx (=|+=) f'(x) * dy, using x and/or y = f(x) as the function needs
  * (only y when mx_act_output_grad holds; dx may then be dy, in place). */
 void mx_act_backward(mx_act a, const float *x, const float *y, const float *dy, float *dx,

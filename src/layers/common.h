@@ -11,6 +11,7 @@
 #define MX_GLOROT_UNIFORM "{\"class_name\": \"GlorotUniform\", \"config\": {\"seed\": null}}"
 #define MX_ZEROS "{\"class_name\": \"Zeros\", \"config\": {}}"
 #define MX_ONES "{\"class_name\": \"Ones\", \"config\": {}}"
+#define MX_ORTHOGONAL "{\"class_name\": \"Orthogonal\", \"config\": {\"gain\": 1.0, \"seed\": null}}"
 
 /* TensorFlow's output size and leading padding for one spatial axis.
  * same: out = ceil(in / s), padding split with the extra pixel after. */

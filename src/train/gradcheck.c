@@ -11,11 +11,20 @@ typedef struct gc {
     int batch;
     const float *c; /* projection of the output, (batch, out size) */
     mx_exec ex;
+    const float *states; /* stateful layers' states before the check */
 } gc;
 
-/* L = sum c * y in double: less rounding noise in the differences */
+/* L = sum c * y in double: less rounding noise in the differences. Every
+ * pass starts from the same carried states (constants, as in truncated
+ * backpropagation through time). */
 static double loss_at(gc *g) {
-    memcpy(g->m->inputs[0]->data, g->x, sizeof(float) * (size_t)(g->batch * g->m->inputs[0]->size));
+    const float *x = g->x;
+    for (int i = 0; i < g->m->n_inputs; i++) {
+        int64_t n = g->batch * g->m->inputs[i]->size;
+        memcpy(g->m->inputs[i]->data, x, sizeof(float) * (size_t)n);
+        x += n;
+    }
+    if (g->states) mx_model_states_set(g->m, g->states);
     mx_graph_forward(g->m, &g->ex);
     const mx_value *out = g->m->outputs[0];
     double s = 0;
@@ -114,27 +123,39 @@ int mx_gradcheck(mx_model *m, const float *x, int batch, uint64_t seed, int per_
         return -1;
     }
     const mx_value *out = m->outputs[0];
-    mx_value *in = m->inputs[0];
-    int64_t nout = batch * out->size, nin = batch * in->size;
+    int64_t nout = batch * out->size, nin = 0, nstates = mx_model_states_size(m);
+    for (int i = 0; i < m->n_inputs; i++) nin += batch * m->inputs[i]->size;
     float *c = mx_alloc_array((size_t)nout, sizeof(float));
     float *xin = mx_alloc_array((size_t)nin, sizeof(float));
     float *gin = mx_alloc_array((size_t)nin, sizeof(float));
+    float *states = nstates ? mx_alloc_array((size_t)nstates, sizeof(float)) : NULL;
     int64_t nw = 0;
     for (int i = 0; i < m->n_params; i++) nw += m->params[i]->grad ? m->params[i]->size : 0;
     float *gw = mx_alloc_array((size_t)MX_MAX(nw, 1), sizeof(float));
     int rc = -1;
-    if (!c || !xin || !gin || !gw) goto done;
+    if (!c || !xin || !gin || !gw || (nstates && !states)) goto done;
+    if (states) mx_model_states_get(m, states);
     mx_rng rng;
     mx_rng_seed(&rng, seed);
     for (int64_t i = 0; i < nout; i++) c[i] = (float)mx_rng_normal(&rng);
     memcpy(xin, x, sizeof(float) * (size_t)nin);
-    gc g = {m, xin, batch, c, {batch, 1, seed, 0}};
+    gc g = {m, xin, batch, c, {batch, 1, seed, 0}, states};
 
     /* analytic */
+    m->step_error[0] = 0;
     loss_at(&g);
+    if (m->step_error[0]) {
+        mx_fail("%s", m->step_error);
+        goto done;
+    }
     memcpy(out->grad, c, sizeof(float) * (size_t)nout);
     mx_graph_backward(m, &g.ex);
-    memcpy(gin, in->grad, sizeof(float) * (size_t)nin);
+    float *gp = gin;
+    for (int i = 0; i < m->n_inputs; i++) {
+        int64_t n = batch * m->inputs[i]->size;
+        memcpy(gp, m->inputs[i]->grad, sizeof(float) * (size_t)n);
+        gp += n;
+    }
     int64_t off = 0;
     for (int i = 0; i < m->n_params; i++)
         if (m->params[i]->grad) {
@@ -151,8 +172,10 @@ int mx_gradcheck(mx_model *m, const float *x, int batch, uint64_t seed, int per_
         off += p->size;
     }
     check_tensor(&g, xin, gin, nin, "input", per_tensor, eps, &rng, r);
+    if (states) mx_model_states_set(m, states);
     rc = 0;
 done:
+    mx_free(states);
     mx_free(c);
     mx_free(xin);
     mx_free(gin);
