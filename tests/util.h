@@ -10,6 +10,8 @@
 /* A Sequential model: InputLayer of shape `input` ("4, 4, 2") then the
  * comma-separated layer configs in `layers`. */
 mx_model *tu_sequential(const char *input, const char *layers, uint64_t seed);
+/* The same for a model that may fail to build (NULL, mx_error() says why). */
+mx_model *tu_sequential_try(const char *input, const char *layers, uint64_t seed);
 /* Uniform values in [lo, hi) */
 void tu_fill(float *x, int64_t n, uint64_t seed, float lo, float hi);
 /* Forward pass in inference (training = 0) or training mode; returns output 0. */

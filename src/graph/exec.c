@@ -66,6 +66,7 @@ void mx_node_backward(mx_node *n, const mx_exec *ex) {
 }
 
 void mx_graph_forward(mx_model *m, const mx_exec *ex) {
+    m->step_error[0] = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         mx_node *n = m->nodes[i];
         if (n->done_by_producer) continue; /* an earlier node wrote its output */

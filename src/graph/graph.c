@@ -213,7 +213,8 @@ int mx_node_add_outputs(mx_node *n, int count) {
     for (int i = n->n_out; i < count; i++) {
         char vname[sizeof n->out[0]->name];
         snprintf(vname, sizeof vname, "%.140s/%d", n->out[0]->name, i);
-        if (!(n->out[i] = new_value(n->layer->model, n, vname))) return -1;
+        /* a wrapper's inner node comes with its output views */
+        if (!n->out[i] && !(n->out[i] = new_value(n->layer->model, n, vname))) return -1;
         n->n_out = i + 1;
     }
     return 0;

@@ -125,9 +125,10 @@ typedef struct mx_layer_type {
     /* Optional: free what build put in n->state beyond one allocation
      * (a wrapper's inner nodes). */
     void (*free_state)(mx_node *n);
-    /* Optional: the state a call keeps from one batch to the next (stateful
-     * recurrent layers), *count floats, or NULL. */
-    float *(*persistent)(mx_node *n, int64_t *count);
+    /* Optional: the states a call keeps from one batch to the next
+     * (stateful recurrent layers): buffer k of them, *count floats, or NULL
+     * past the last. */
+    float *(*persistent)(mx_node *n, int k, int64_t *count);
 } mx_layer_type;
 
 struct mx_layer {
@@ -254,7 +255,8 @@ mx_param *mx_layer_param(mx_node *n, const char *short_name, int rank, const int
                          int64_t fan_out);
 int mx_node_set_output(mx_node *n, int i, int rank, const int64_t *dims);
 /* Give node n (in build) outputs 1 .. count-1 besides out[0], named
- * "<name>/<i>"; their shapes are set with mx_node_set_output. */
+ * "<name>/<i>" (values given in n->out already are kept: a wrapper's inner
+ * node); their shapes are set with mx_node_set_output. */
 int mx_node_add_outputs(mx_node *n, int count);
 /* The batch size fixed by the InputLayer that input 0 comes from
  * (batch_input_shape [B, ...]), or 0 when it is not fixed. */

@@ -10,9 +10,11 @@ typedef void (*state_fn)(float *kept, int64_t count, void *ctx);
 static void each_state(const mx_model *m, state_fn fn, void *ctx) {
     for (int i = 0; i < m->n_nodes; i++) {
         mx_node *n = m->nodes[i];
+        if (!n->layer->type->persistent) continue;
         int64_t count = 0;
-        float *kept = n->layer->type->persistent ? n->layer->type->persistent(n, &count) : NULL;
-        if (kept && count > 0) fn(kept, count, ctx);
+        float *kept;
+        for (int k = 0; (kept = n->layer->type->persistent(n, k, &count)) != NULL; k++)
+            if (count > 0) fn(kept, count, ctx);
     }
 }
 

@@ -26,6 +26,11 @@ int mx_conv_geometry(const mx_node *n, const int kernel[2], const int strides[2]
 /* out[0] = input's leading axes + (oh, ow, f) */
 int mx_conv_set_output(mx_node *n, const mx_conv_geom *g);
 
+/* For Bidirectional (recurrent.c): whether l is SimpleRNN, LSTM or GRU,
+ * and turning its go_backwards over. */
+int mx_is_recurrent(const mx_layer *l);
+void mx_rnn_reverse(mx_layer *l);
+
 /* z = in[0] and its gradient back: layers that only reinterpret the shape
  * (Flatten, Reshape) or whose whole work is the fused activation. */
 void mx_copy_forward(mx_node *n, const mx_exec *ex);

@@ -42,6 +42,8 @@
 
 enum { RNN_SIMPLE, RNN_LSTM, RNN_GRU };
 
+extern const mx_layer_type mx_layer_simple_rnn, mx_layer_lstm, mx_layer_gru;
+
 typedef struct rnn_cfg {
     int units;
     mx_act activation, recurrent_activation;
@@ -411,10 +413,19 @@ static void lstm_after_init(mx_layer *l) {
     for (int64_t k = 0; k < c->units; k++) b->data[c->units + k] = 1.0f;
 }
 
-static float *rnn_persistent(mx_node *n, int64_t *count) {
+static float *rnn_persistent(mx_node *n, int k, int64_t *count) {
     const rnn_state *st = n->state;
     *count = st && st->kept ? (int64_t)st->n_states * st->fixed_batch * st->U : 0;
-    return st ? st->kept : NULL;
+    return st && k == 0 ? st->kept : NULL;
+}
+
+int mx_is_recurrent(const mx_layer *l) {
+    return l->type == &mx_layer_simple_rnn || l->type == &mx_layer_lstm || l->type == &mx_layer_gru;
+}
+
+void mx_rnn_reverse(mx_layer *l) {
+    rnn_cfg *c = l->cfg;
+    c->go_backwards = !c->go_backwards;
 }
 
 #define RNN_TYPE(cls, fields_, init)                                                                                \

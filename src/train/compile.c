@@ -254,6 +254,7 @@ json_t *mx_training_config_write(const mx_model *m) {
 double mx_train_step(mx_model *m, int batch, uint64_t seed, int64_t *correct, int64_t *total) {
     mx_exec ex = {batch, 1, seed, m->iterations};
     mx_graph_forward(m, &ex);
+    if (m->step_error[0]) return NAN; /* bad data: no update, the caller reports it */
     double loss = mx_loss_step(m, batch, 1, correct, total);
     mx_graph_backward(m, &ex);
     loss += mx_regularization(m, 1);

@@ -115,6 +115,10 @@ static int run_eval(mx_model *m, const mx_dataset *d, float scale, float offset,
         load_batch(m, d, idx, count, scale, offset, NULL, NULL, 0, 0);
         mx_exec ex = {count, 0, 0, 0};
         mx_graph_forward(m, &ex);
+        if (m->step_error[0]) {
+            mx_free(idx);
+            return mx_fail("%s", m->step_error);
+        }
         sum += mx_loss_step(m, count, 0, &correct, &total) * count;
         if (!res) continue;
         for (int i = 0; i < count; i++) {
@@ -201,6 +205,7 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size) {
         memcpy(m->inputs[0]->data, x->data + s * in->size, sizeof(float) * (size_t)(count * in->size));
         mx_exec ex = {count, 0, 0, 0};
         mx_graph_forward(m, &ex);
+        if (m->step_error[0]) return mx_fail("%s", m->step_error);
         memcpy(y->data + s * m->outputs[0]->size, m->outputs[0]->data,
                sizeof(float) * (size_t)(count * m->outputs[0]->size));
     }
@@ -285,6 +290,7 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
             load_batch(m, &tr, perm + s * o->batch_size, count, o->scale, o->offset,
                        mx_augment_active(o->augment) ? o->augment : NULL, staging, o->seed, epoch);
             loss_sum += mx_train_step(m, count, o->seed, &correct, &total) * count;
+            if (m->step_error[0]) break;
             seen += count;
             pr.step = s + 1;
             pr.samples = seen;
@@ -293,6 +299,10 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
             pr.seconds = mx_now() - t0;
             if (o->on_batch) o->on_batch(&pr, o->user);
             if (o->interrupt && *o->interrupt) break;
+        }
+        if (m->step_error[0]) {
+            rc = mx_fail("epoch %d: %s", epoch + 1, m->step_error);
+            break;
         }
         if (o->interrupt && *o->interrupt) {
             rc = mx_fail("training interrupted in epoch %d", epoch + 1);
