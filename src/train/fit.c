@@ -161,6 +161,8 @@ static int infer_chunk(const mx_model *m, int batch) {
     for (int i = 0; i < m->n_values; i++) per_sample += m->values[i]->size;
     for (int i = 0; i < m->n_nodes; i++) per_sample += m->nodes[i]->ws_per_sample;
     int64_t chunk = INFER_BYTES / (4 * MX_MAX(per_sample, 1));
+    for (int i = 0; i < m->n_nodes; i++) /* stateful layers keep a fixed batch */
+        if (m->nodes[i]->fixed_batch > 0) chunk = MX_MIN(chunk, (int64_t)m->nodes[i]->fixed_batch);
     return (int)MX_MAX(1, MX_MIN((int64_t)batch, chunk));
 }
 
