@@ -206,6 +206,7 @@ typedef struct mx_optimizer_config {
     float epsilon;        /* Adam, RMSprop */
     float clipnorm;        /* per-tensor norm clip, 0 = off */
     float global_clipnorm; /* clip of the global norm, 0 = off */
+    float clipvalue;       /* each gradient value clipped to [-clipvalue, clipvalue] after the norms, 0 = off */
 } mx_optimizer_config;
 
 /* Keras defaults for the kind (SGD lr 0.01; Adam lr 1e-3, betas 0.9/0.999,

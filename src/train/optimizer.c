@@ -4,7 +4,9 @@
  *   Adam:    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *            w -= lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)
  *   RMSprop: v = rho v + (1-rho) g^2;  step = lr g / (sqrt(v) + eps);
- *            with momentum: mom = momentum mom + step; w -= mom */
+ *            with momentum: mom = momentum mom + step; w -= mom
+ * Gradients are clipped first, as Keras does: clipnorm per tensor and
+ * global_clipnorm scale them, then clipvalue clips each value. */
 #include "train/train.h"
 
 #include <math.h>
@@ -64,15 +66,25 @@ int mx_opt_slots(const mx_optimizer_config *o) {
 
 typedef struct upd_job {
     const mx_optimizer_config *o;
-    float *w, *g, *s0, *s1;
+    float *w, *g, *s0, *s1; /* g is clipped in place with clipvalue */
     float lr, clip_scale, alpha; /* alpha: Adam's bias-corrected step */
 } upd_job;
+
+/* Keras clips values after norms: min(max(g * scale, -v), v) */
+static void clip_values(float *g, int64_t b, int64_t e, float v) {
+    for (int64_t i = b; i < e; i++) g[i] = fminf(fmaxf(g[i], -v), v);
+}
 
 static void update_range(void *p, int64_t b, int64_t e) {
     const upd_job *j = p;
     const mx_optimizer_config *o = j->o;
     float *w = j->w, *s0 = j->s0, *s1 = j->s1, lr = j->lr, cs = j->clip_scale;
     const float *g = j->g;
+    if (o->clipvalue > 0) { /* scale and clip the gradient itself, then step with it */
+        for (int64_t i = b; i < e; i++) j->g[i] *= cs;
+        clip_values(j->g, b, e, o->clipvalue);
+        cs = 1;
+    }
     switch (o->kind) {
     case MX_OPT_SGD:
         if (o->momentum == 0) {
