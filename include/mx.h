@@ -62,12 +62,15 @@ typedef struct mx_dataset {
     int rank;                     /* rank of one sample, e.g. 3 for (28, 28, 1) */
     int64_t shape[MX_MAX_RANK];   /* sample shape */
     float *x;                     /* (n, shape...) */
-    int32_t *y;                   /* (n) class index, or NULL */
+    int32_t *y;                   /* (n, y_steps) class indices, or NULL */
     int n_classes;
     char **class_names;           /* n_classes strings, or NULL */
+    int y_steps;                  /* labels per sample: one per step of a sequence output; 0 reads as 1 */
 } mx_dataset;
 
 int64_t mx_dataset_sample_size(const mx_dataset *d);
+/* labels per sample (y_steps, at least 1) */
+int mx_dataset_label_steps(const mx_dataset *d);
 void mx_dataset_free(mx_dataset *d);
 /* First `count` samples starting at `start` as a new dataset (copies). */
 mx_dataset *mx_dataset_slice(const mx_dataset *d, int64_t start, int64_t count);
@@ -83,6 +86,21 @@ mx_dataset *mx_idx_load(const char *images_path, const char *labels_path);
  *   opencv_digits  - digits.png of opencv-doc, 20x20 padded to 28x28,
  *                    last grid row of each digit is the test split */
 mx_dataset *mx_dataset_load(const char *name, const char *split, const char *dir);
+
+/* Generated datasets, n samples drawn from seed:
+ *   numbers_summation - "a+b" with a, b from 1 to 99, spaces after to 7
+ *                       characters, one-hot over the 12 symbols of
+ *                       MX_SUMMATION_ALPHABET: x (7, 12); labels: the sum as
+ *                       3 characters (spaces after), y_steps 3, classes = symbols */
+#define MX_SUMMATION_ALPHABET "0123456789+ "
+mx_dataset *mx_dataset_generate(const char *name, int64_t n, uint64_t seed);
+/* Whether name is a generated dataset. */
+int mx_dataset_is_generated(const char *name);
+
+/* text as one-hot rows over the symbols of alphabet: out (length, strlen(alphabet)),
+ * padded with pad characters after the text. Fails on a symbol outside the
+ * alphabet or a text longer than length, naming it. */
+int mx_text_one_hot(const char *text, const char *alphabet, int length, char pad, float *out);
 
 /* Random distortions of images (NHWC samples, raw 0..255), off when all
  * zero: small affine maps (as for digits) and the flips, quarter turns and
@@ -283,11 +301,13 @@ mx_fit_options mx_fit_defaults(void);
 int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_history *history);
 
 typedef struct mx_eval_result {
-    double loss, accuracy;
+    double loss, accuracy;  /* accuracy over every label (every step of a sequence) */
     int n_classes;
-    int64_t *confusion;   /* n_classes x n_classes, rows = true class; owned */
-    int32_t *predicted;   /* (n) predicted class per sample; owned */
-    float *confidence;    /* (n) probability of the predicted class; owned */
+    int steps;              /* predictions per sample: 1, or one per step of a sequence output */
+    double exact_match;     /* share of samples with every step right (all samples right when steps is 1) */
+    int64_t *confusion;     /* n_classes x n_classes over every label, rows = true class; owned */
+    int32_t *predicted;     /* (n, steps) predicted classes; owned */
+    float *confidence;      /* (n, steps) probability of the predicted class; owned */
 } mx_eval_result;
 int mx_evaluate(mx_model *m, const mx_dataset *d, float scale, float offset, int batch_size,
                 mx_eval_result *out);

@@ -338,3 +338,109 @@ MX_TEST(recurrent_bad_configs) {
         mx_model_free(m);
     }
 }
+
+/* Truncated backpropagation through time: a stateful LSTM trained with fit
+ * on consecutive windows of two long streams (batch 2, no shuffling), the
+ * states reset after each epoch. The target of each step is the input of
+ * the step before, so the first step of every window needs the state
+ * carried over from the previous window. */
+static int reset_each_epoch(mx_model *m, const mx_history *h, void *user) {
+    (void)h;
+    (void)user;
+    mx_model_reset_states(m);
+    return 0;
+}
+
+MX_TEST(recurrent_truncated_bptt) {
+    enum { W = 5, WINDOWS = 16, STREAM = W * WINDOWS };
+    const char *json = "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"tbptt\", \"layers\": ["
+                       "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [2, 5, 1]}},"
+                       "{\"class_name\": \"LSTM\", \"config\": {\"units\": 12, \"stateful\": true, \"return_sequences\": true}},"
+                       "{\"class_name\": \"TimeDistributed\", \"config\": {\"layer\": {\"class_name\": \"Dense\", "
+                       "\"config\": {\"units\": 2, \"activation\": \"softmax\"}}}}]}}";
+    mx_model *m = mx_model_from_json(json, "tbptt", 3);
+    CHECK_MSG(m != NULL, "%s", mx_error());
+    if (!m) return;
+    /* sample 2 w + s: window w of stream s, so each batch holds one window of both streams */
+    mx_dataset d = {0};
+    float x[2 * STREAM];
+    int32_t y[2 * STREAM];
+    mx_rng r;
+    mx_rng_seed(&r, 5);
+    float bits[2][STREAM];
+    for (int s = 0; s < 2; s++)
+        for (int t = 0; t < STREAM; t++) bits[s][t] = (float)mx_rng_below(&r, 2);
+    for (int w = 0; w < WINDOWS; w++)
+        for (int s = 0; s < 2; s++)
+            for (int k = 0; k < W; k++) {
+                int t = w * W + k;
+                x[(2 * w + s) * W + k] = bits[s][t];
+                y[(2 * w + s) * W + k] = t ? (int32_t)bits[s][t - 1] : 0;
+            }
+    d.n = 2 * WINDOWS;
+    d.rank = 2;
+    d.shape[0] = W;
+    d.shape[1] = 1;
+    d.x = x;
+    d.y = y;
+    d.y_steps = W;
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_ADAM);
+    o.learning_rate = 0.02f;
+    CHECK(mx_model_compile(m, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o) == 0);
+    mx_fit_options f = mx_fit_defaults();
+    f.epochs = 60;
+    f.batch_size = 2;
+    f.shuffle = 0;
+    f.on_epoch_end = reset_each_epoch;
+    mx_history h = {0};
+    CHECK_MSG(mx_fit(m, &d, &f, &h) == 0, "%s", mx_error());
+    /* every step right, the first of each window (after the first) too */
+    mx_model_reset_states(m);
+    mx_eval_result e;
+    CHECK_MSG(mx_evaluate(m, &d, 1, 0, 2, &e) == 0, "%s", mx_error());
+    int first = 0, n_first = 0;
+    for (int i = 2; i < 2 * WINDOWS; i++, n_first++) first += e.predicted[i * W] == y[i * W];
+    CHECK_MSG(e.accuracy > 0.97 && first >= n_first - 1, "accuracy %.3f, first steps %d of %d right", e.accuracy, first,
+              n_first);
+    CHECK(e.steps == W);
+    mx_eval_result_free(&e);
+    mx_history_free(&h);
+    mx_model_free(m);
+}
+
+/* clipnorm and global_clipnorm act on the recurrent weights' gradients */
+MX_TEST(recurrent_gradient_clipping) {
+    for (int global = 0; global < 2; global++) {
+        mx_model *m = tu_sequential("6, 3", "{\"class_name\": \"LSTM\", \"config\": {\"units\": 4}},"
+                                            "{\"class_name\": \"Dense\", \"config\": {\"units\": 2}}", 2);
+        if (!m) return;
+        mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+        o.learning_rate = 1;
+        if (global)
+            o.global_clipnorm = 0.01f;
+        else
+            o.clipnorm = 0.01f;
+        mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+        int64_t nw = mx_model_weights_size(m);
+        float *w0 = malloc(sizeof(float) * (size_t)nw), *w1 = malloc(sizeof(float) * (size_t)nw);
+        mx_model_weights_get(m, w0);
+        CHECK(mx_graph_plan(m, 4, 1) == 0);
+        tu_fill(m->inputs[0]->data, 4 * 18, 1, -1, 1);
+        tu_fill(m->targets, 8, 2, 5, 9); /* far off: large gradients */
+        int64_t correct = 0, total = 0;
+        mx_train_step(m, 4, 1, &correct, &total);
+        mx_model_weights_get(m, w1);
+        double all = 0;
+        int64_t off = 0;
+        for (int i = 0; i < m->n_params; i++) {
+            double t = 0;
+            for (int64_t k = 0; k < m->params[i]->size; k++, off++) t += (w1[off] - w0[off]) * (double)(w1[off] - w0[off]);
+            all += t;
+            if (!global) CHECK_MSG(fabs(sqrt(t) - 0.01) < 1e-4, "%s: step of norm %g, clipnorm 0.01", m->params[i]->name, sqrt(t));
+        }
+        if (global) CHECK_MSG(fabs(sqrt(all) - 0.01) < 1e-4, "step of global norm %g, global_clipnorm 0.01", sqrt(all));
+        free(w0);
+        free(w1);
+        mx_model_free(m);
+    }
+}
