@@ -44,8 +44,22 @@ static void compare(const char *what, const float *ours, const mx_tensor *ref, i
     CHECK_MSG(worst <= atol, "%s[%lld]: mlexp %.7g, PyTorch %.7g", what, (long long)wi, ours[wi], ref->data[wi]);
 }
 
+/* x.npy and y.npy into dir (which holds the saved model), then the
+ * PyTorch script tests/parity/<script> on it; 0 when it ran */
+static int run_reference(const char *script, const char *dir, const mx_tensor *x, const mx_tensor *y) {
+    char path[1200], cmd[3000];
+    snprintf(path, sizeof path, "%s/x.npy", dir);
+    CHECK(mx_npy_save(path, x) == 0);
+    snprintf(path, sizeof path, "%s/y.npy", dir);
+    CHECK(mx_npy_save(path, y) == 0);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/parity/%s' '%s'", mx_test_root(), script, dir);
+    int rc = system(cmd);
+    CHECK_MSG(rc == 0, "the PyTorch reference %s failed (python3-torch is installed by scripts/setup.sh --test)", script);
+    return rc;
+}
+
 MX_TEST(parity_torch_cnn) {
-    char dir[1024], cmd[3000];
+    char dir[1024];
     snprintf(dir, sizeof dir, "%s/parity", mx_test_tmpdir());
     mx_model *m = tu_sequential("12, 12, 2", parity_cnn, 21);
     if (!m) return;
@@ -61,14 +75,7 @@ MX_TEST(parity_torch_cnn) {
     mx_tensor *x = mx_tensor_new(4, xs), *y = mx_tensor_new(1, ys);
     tu_fill(x->data, N * H * W * C, 7, -1, 1);
     for (int i = 0; i < N; i++) y->data[i] = (float)(i % 5);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/x.npy", dir);
-    CHECK(mx_npy_save(path, x) == 0);
-    snprintf(path, sizeof path, "%s/y.npy", dir);
-    CHECK(mx_npy_save(path, y) == 0);
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/parity/torch_reference.py' '%s'", mx_test_root(), dir);
-    int rc = system(cmd);
-    CHECK_MSG(rc == 0, "the PyTorch reference failed (python3-torch is installed by scripts/setup.sh --test)");
+    int rc = run_reference("torch_reference.py", dir, x, y);
     if (rc) goto done;
 
     /* one forward and backward pass in training mode */
@@ -133,7 +140,7 @@ static const char *parity_rnn =
 
 MX_TEST(parity_torch_rnn) {
     enum { RN = 4, RT = 7, RI = 3 };
-    char dir[1024], cmd[3000];
+    char dir[1024];
     snprintf(dir, sizeof dir, "%s/parity_rnn", mx_test_tmpdir());
     mx_model *m = tu_sequential("7, 3", parity_rnn, 8);
     if (!m) return;
@@ -144,14 +151,7 @@ MX_TEST(parity_torch_rnn) {
     mx_tensor *x = mx_tensor_new(3, xs), *y = mx_tensor_new(1, ys);
     tu_fill(x->data, RN * RT * RI, 5, -1, 1);
     for (int i = 0; i < RN; i++) y->data[i] = (float)(i % 3);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/x.npy", dir);
-    CHECK(mx_npy_save(path, x) == 0);
-    snprintf(path, sizeof path, "%s/y.npy", dir);
-    CHECK(mx_npy_save(path, y) == 0);
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/parity/torch_rnn.py' '%s'", mx_test_root(), dir);
-    int rc = system(cmd);
-    CHECK_MSG(rc == 0, "the PyTorch reference failed (python3-torch is installed by scripts/setup.sh --test)");
+    int rc = run_reference("torch_rnn.py", dir, x, y);
     if (rc) goto done;
     mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_ADAM);
     mx_model_compile(m, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o);
