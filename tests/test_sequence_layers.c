@@ -315,3 +315,26 @@ MX_TEST(bidirectional_stateful) {
     tu_gradcheck(m, 2, 6, 1e-2, "bidirectional stateful");
     mx_model_free(m);
 }
+
+/* initial states of both directions as inputs: the forward layer's, then the
+ * backward's (one input used twice: its gradients add up; one unused) */
+MX_TEST(bidirectional_initial_states) {
+    const char *json =
+        "{\"class_name\": \"Model\", \"config\": {\"name\": \"m\", \"layers\": ["
+        "{\"name\": \"x\", \"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 4, 2]}, \"inbound_nodes\": []},"
+        "{\"name\": \"hf\", \"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 3]}, \"inbound_nodes\": []},"
+        "{\"name\": \"cf\", \"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 3]}, \"inbound_nodes\": []},"
+        "{\"name\": \"hb\", \"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 3]}, \"inbound_nodes\": []},"
+        "{\"name\": \"cb\", \"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 3]}, \"inbound_nodes\": []},"
+        "{\"name\": \"bi\", \"class_name\": \"Bidirectional\", \"config\": {\"merge_mode\": \"mul\", \"layer\": {\"class_name\": \"LSTM\", "
+        "\"config\": {\"units\": 3, \"return_sequences\": true}}}, \"inbound_nodes\": [[[\"x\", 0, 0, {}], [\"hf\", 0, 0, {}], "
+        "[\"cf\", 0, 0, {}], [\"hb\", 0, 0, {}], [\"hf\", 0, 0, {}]]]}],"
+        "\"input_layers\": [[\"x\", 0, 0], [\"hf\", 0, 0], [\"cf\", 0, 0], [\"hb\", 0, 0], [\"cb\", 0, 0]], "
+        "\"output_layers\": [[\"bi\", 0, 0]]}}";
+    mx_model *m = mx_model_from_json(json, "bidi_states", 4);
+    CHECK_MSG(m != NULL, "%s", mx_error());
+    if (!m) return;
+    randomize(m, 12);
+    tu_gradcheck(m, 2, 14, 1e-2, "bidirectional initial states (hf used twice)");
+    mx_model_free(m);
+}

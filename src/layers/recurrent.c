@@ -25,8 +25,8 @@
  *                       backward pass, the gradients of the sums
  *   h    (T + 1, B, U)  h[0] the initial state, h[t + 1] the output of step t
  *   c    (T + 1, B, U)  LSTM: the cell states likewise
- *   hp   (T, B, U)      with recurrent dropout in training: h[t] times the
- *                       mask, what step t uses in place of h[t]
+ *   hp   (T, B, U)      with recurrent dropout (only then): in training h[t]
+ *                       times the mask, what step t uses in place of h[t]
  *   rh   (T, B, U)      GRU: r hp, or with reset_after hp U_h + b_h
  *   rec  (B, 3U)        GRU with reset_after: hp U of the current step
  *   dh, dc, dhp (B, U)  backward: running gradients
@@ -151,7 +151,7 @@ static int rnn_build(mx_node *n) {
     if (c->use_bias && !mx_layer_param(n, "bias", two ? 2 : 1, two ? bd : bd + 1, &c->bias_init, &c->bias_reg, 1, I, G))
         return -1;
 
-    n->ws_per_sample = T * I + T * G + (T + 1) * U * (kind == RNN_LSTM ? 2 : 1) + T * U /* hp */ +
+    n->ws_per_sample = T * I + T * G + (T + 1) * U * (kind == RNN_LSTM ? 2 : 1) + (c->recurrent_dropout > 0 ? T * U : 0) +
                        (kind == RNN_GRU ? T * U : 0) + (two ? 3 * U : 0) + 5 * U + I + U;
     n->ws_fixed = 3 * U;
     int64_t od[2] = {T, U};
@@ -180,7 +180,8 @@ static rnn_bufs bufs_of(const mx_node *n, int64_t B) {
     b.h = p, p += (T + 1) * B * U;
     b.c = NULL;
     if (st->kind == RNN_LSTM) b.c = p, p += (T + 1) * B * U;
-    b.hp = p, p += T * B * U;
+    b.hp = NULL;
+    if (c->recurrent_dropout > 0) b.hp = p, p += T * B * U;
     b.rh = NULL;
     if (st->kind == RNN_GRU) b.rh = p, p += T * B * U;
     b.rec = NULL;

@@ -181,7 +181,8 @@ static const mx_field bidi_fields[] = {
 typedef struct bidi_state {
     mx_node inner[2];
     mx_value out[2][3]; /* each direction's outputs: y, then its states */
-    int n_states, seq;
+    int n_states, seq;  /* states each direction returns (0 without return_state); sequences out */
+    int n_initial;      /* initial states each direction takes as inputs (0, or 1 or 2) */
     int64_t T, U, ysize; /* ysize: y per sample (T U or U) */
 } bidi_state;
 
@@ -206,12 +207,13 @@ static int bidi_build(mx_node *n) {
     if (n->n_in != 1 && n->n_in != 1 + 2 * n_states)
         return mx_fail("takes the input and %d initial states (the forward layer's, then the backward's), got %d inputs",
                        2 * n_states, n->n_in);
+    st->n_initial = n->n_in == 1 ? 0 : n_states;
     for (int k = 0; k < 2; k++) {
         mx_node *in = &st->inner[k];
         inner_node(in, n, c->dir[k], k);
-        in->n_in = n->n_in == 1 ? 1 : 1 + n_states;
+        in->n_in = 1 + st->n_initial;
         in->in[0] = n->in[0];
-        for (int j = 1; j < in->n_in; j++) in->in[j] = n->in[k * n_states + j];
+        for (int j = 1; j < in->n_in; j++) in->in[j] = n->in[k * st->n_initial + j];
         in->n_out = 1;
         for (int j = 0; j < 3; j++) { /* its outputs: values in this state, not in the graph */
             in->out[j] = &st->out[k][j];
@@ -259,9 +261,10 @@ static void bidi_bind(mx_node *n, int64_t B) {
         in->z = in->out[0];
         in->ws = p, p += B * in->ws_per_sample + in->ws_fixed;
         in->param_acc = n->param_acc;
-        for (int j = 0; j < in->n_in; j++) in->in_acc[j] = n->in_acc[j];
+        /* x: the backward layer adds to the forward's gradient; then each one's initial states */
+        in->in_acc[0] = k ? 1 : n->in_acc[0];
+        for (int j = 1; j < in->n_in; j++) in->in_acc[j] = n->in_acc[k * st->n_initial + j];
     }
-    st->inner[1].in_acc[0] = 1; /* the backward layer adds to the forward's input gradient */
 }
 
 /* element e of the backward output aligned with the forward's: with
