@@ -444,3 +444,56 @@ MX_TEST(recurrent_gradient_clipping) {
         mx_model_free(m);
     }
 }
+
+/* Keras 2 (and the TF.js converter) name recurrent weights after the cell:
+ * "lstm/lstm_cell/kernel:0", "bi/forward_lstm/lstm_cell/kernel:0"; they load
+ * into "lstm/kernel" and "bi/forward_lstm/kernel" as TF.js loads them. */
+MX_TEST(recurrent_keras_cell_names) {
+    mx_model *m = tu_sequential("4, 3", "{\"class_name\": \"LSTM\", \"config\": {\"name\": \"lstm\", \"units\": 2, \"return_sequences\": true}},"
+                                        "{\"class_name\": \"Bidirectional\", \"config\": {\"name\": \"bi\", \"layer\": "
+                                        "{\"class_name\": \"GRU\", \"config\": {\"name\": \"gru\", \"units\": 2}}}}", 1);
+    if (!m) return;
+    randomize(m, 3);
+    char dir[1100], path[1200];
+    snprintf(dir, sizeof dir, "%s/keras2", mx_test_tmpdir());
+    CHECK(mx_model_save(m, dir) == 0);
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    size_t len;
+    char *text = mx_read_file(path, &len, 1 << 20);
+    CHECK(text != NULL);
+    if (!text) return;
+    /* rename "lstm/x" to "sequential/lstm/lstm_cell/x:0", "bi/forward_gru/x" to "bi/forward_gru/gru_cell/x:0" */
+    const char *from[] = {"\"lstm/", "\"bi/forward_gru/", "\"bi/backward_gru/"};
+    const char *to[] = {"\"sequential/lstm/lstm_cell/", "\"bi/forward_gru/gru_cell/", "\"bi/backward_gru/gru_cell/"};
+    char *out = malloc(len * 2 + 1024), *o = out;
+    for (const char *p = text; *p;) {
+        int done = 0;
+        for (int k = 0; k < 3 && !done; k++)
+            if (!strncmp(p, from[k], strlen(from[k]))) {
+                o += sprintf(o, "%s", to[k]);
+                p += strlen(from[k]);
+                while (*p != '"') *o++ = *p++;
+                o += sprintf(o, ":0");
+                done = 1;
+            }
+        if (!done) *o++ = *p++;
+    }
+    *o = 0;
+    CHECK(strstr(out, "lstm/lstm_cell/recurrent_kernel:0") && strstr(out, "bi/backward_gru/gru_cell/bias:0"));
+    CHECK(mx_write_file(path, out, strlen(out)) == 0);
+    mx_model *back = mx_model_load(dir);
+    CHECK_MSG(back != NULL, "%s", mx_error());
+    if (back) {
+        int64_t n = mx_model_weights_size(m);
+        float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+        mx_model_weights_get(m, a);
+        mx_model_weights_get(back, b);
+        CHECK(n == mx_model_weights_size(back) && tu_maxdiff(a, b, n) == 0);
+        free(a);
+        free(b);
+        mx_model_free(back);
+    }
+    free(out);
+    mx_free(text);
+    mx_model_free(m);
+}
