@@ -338,3 +338,22 @@ MX_TEST(bidirectional_initial_states) {
     tu_gradcheck(m, 2, 14, 1e-2, "bidirectional initial states (hf used twice)");
     mx_model_free(m);
 }
+
+/* TimeDistributed around TimeDistributed: allowed a few deep, refused deeper */
+MX_TEST(time_distributed_nested) {
+    char layer[4096] = "{\"class_name\": \"Dense\", \"config\": {\"units\": 2}}";
+    for (int depth = 1; depth <= 12; depth++) {
+        char wrapped[4096];
+        snprintf(wrapped, sizeof wrapped, "{\"class_name\": \"TimeDistributed\", \"config\": {\"layer\": %s}}", layer);
+        memcpy(layer, wrapped, sizeof layer);
+        if (depth != 2 && depth != 12) continue;
+        mx_model *m = tu_sequential_try(depth == 2 ? "3, 2, 2" : "3, 2", layer, 1); /* the config is read first */
+        if (depth == 2) {
+            CHECK_MSG(m != NULL, "%s", mx_error());
+            if (m) tu_gradcheck(m, 2, 1, 1e-2, "td(td(dense))");
+        } else {
+            CHECK(m == NULL && strstr(mx_error(), "8 deep"));
+        }
+        mx_model_free(m);
+    }
+}

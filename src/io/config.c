@@ -288,6 +288,9 @@ static int read_field_enum(const mx_field *f, json_t *v, int *out) {
 
 /* {"class_name": ..., "config": {...}}: a layer inside l (a wrapper's) */
 static int read_inner_layer(mx_layer *l, const mx_field *f, json_t *v, mx_layer **out) {
+    int depth = 0; /* wrappers around l */
+    for (const mx_layer *s = l; s && s->type != &mx_layer_submodel; s = s->scope) depth++;
+    if (depth > 8) return mx_fail("'%s': layers wrapped more than 8 deep are not supported", f->key);
     json_t *cls = json_object_get(v, "class_name"), *cfg = json_object_get(v, "config");
     if (!json_is_string(cls) || (cfg && !json_is_object(cfg)))
         return mx_fail("'%s' must be {\"class_name\": ..., \"config\": {...}}", f->key);
