@@ -357,3 +357,18 @@ MX_TEST(time_distributed_nested) {
         mx_model_free(m);
     }
 }
+
+/* frozen wrappers and frozen layers inside them count as non-trainable */
+MX_TEST(wrappers_frozen) {
+    mx_model *m = tu_sequential("3, 4", "{\"class_name\": \"TimeDistributed\", \"config\": {\"layer\": {\"class_name\": \"Dense\", "
+                                        "\"config\": {\"units\": 2, \"trainable\": false}}}},"
+                                        "{\"class_name\": \"Bidirectional\", \"config\": {\"trainable\": false, \"layer\": "
+                                        "{\"class_name\": \"GRU\", \"config\": {\"units\": 2}}}},"
+                                        "{\"class_name\": \"Dense\", \"config\": {\"units\": 1}}", 1);
+    if (!m) return;
+    mx_param_counts c = mx_model_param_counts(m);
+    CHECK_MSG(c.trainable == 5 && c.non_trainable == 10 + 2 * 3 * 2 * (2 + 2 + 2), "%lld + %lld", (long long)c.trainable,
+              (long long)c.non_trainable);
+    tu_gradcheck(m, 2, 3, 1e-2, "frozen wrappers");
+    mx_model_free(m);
+}

@@ -40,7 +40,7 @@ static void view_of(mx_value *view, const mx_value *v, int rank, const int64_t *
 /* build a layer on an inner node; its weights become the wrapper's */
 static int build_inner(mx_node *wrapper, mx_node *in) {
     mx_layer *l = in->layer;
-    l->trainable = wrapper->layer->trainable;
+    l->trainable = l->trainable && wrapper->layer->trainable; /* frozen when either is */
     l->inference = wrapper->layer->inference;
     if (l->type->build(in)) return mx_fail_context("'%s' (%s): ", l->name, l->type->class_name);
     in->z = in->out[0];
