@@ -130,6 +130,11 @@ void mx_augment_images(const mx_augment *a, const float *src, float *dst, int64_
 /* Decode a PNG or JPEG file into (h, w, channels) floats 0..255; channels is
  * 1 (gray) or 3 (RGB), converted as needed (alpha dropped). */
 mx_tensor *mx_image_load(const char *path, int channels);
+/* The same from n bytes in memory (an upload); the format is sniffed from
+ * the PNG or JPEG signature. Corrupt or truncated data is an error. */
+mx_tensor *mx_image_decode(const void *bytes, size_t n, int channels);
+/* Width and height from the header alone, before paying for decoding. */
+int mx_image_info(const void *bytes, size_t n, int *width, int *height);
 
 typedef enum mx_resize { MX_RESIZE_BILINEAR, MX_RESIZE_NEAREST, MX_RESIZE_AREA } mx_resize;
 /* Parse "bilinear", "nearest" or "area"; -1 if unknown. */
@@ -156,6 +161,16 @@ mx_model *mx_model_from_json(const char *json_text, const char *origin, uint64_t
 /* Load a TF.js layers model: a directory holding model.json, or the path of
  * the model.json itself; weight shards are read next to it. */
 mx_model *mx_model_load(const char *path);
+/* A weight shard held in memory: the name model.json's weightsManifest paths
+ * give it ("group1-shard1of1.bin") and its bytes. */
+typedef struct mx_shard {
+    const char *name;
+    const void *data;
+    size_t size;
+} mx_shard;
+/* mx_model_load from memory (what a web page fetched): the text of
+ * model.json and its shards. `origin` names the model in error messages. */
+mx_model *mx_model_load_memory(const char *json_text, const char *origin, const mx_shard *shards, int n_shards);
 /* Load the weights of another model (a directory or model.json) into the
  * parameters with the same names and shapes, e.g. a base model's into a
  * model built on it; *loaded (may be NULL) receives how many were found. */
@@ -171,6 +186,10 @@ typedef struct mx_param_counts {
 mx_param_counts mx_model_param_counts(const mx_model *m);
 /* Keras-style summary table. */
 void mx_model_summary(const mx_model *m, FILE *out);
+/* For each layer call: how its parameter count follows from its config and
+ * its output shape from its input's, with the numbers filled in
+ * ("(5*5*1 + 1) * 8 = 208", "floor((28 + 2*0 - 5) / 1) + 1 = 24"). */
+void mx_model_explain_counts(const mx_model *m, FILE *out);
 const char *mx_model_name(const mx_model *m);
 
 /* All weights as one flat array, in the model's weight order. */
@@ -199,12 +218,35 @@ typedef enum mx_loss_kind {
     MX_LOSS_SPARSE_CATEGORICAL_CE,
     MX_LOSS_CATEGORICAL_CE,
     MX_LOSS_BINARY_CE,
-    MX_LOSS_MSE,
+    MX_LOSS_MSE,              /* Keras: mean over samples and outputs of (y - t)^2 */
+    /* textbook losses Keras lacks (our names, docs/explain.md); N samples:
+     *   half_squared_error: L = 1/N sum_n 1/2 sum_k (y - t)^2  (1/2 ||y - t||^2 per sample)
+     *   sum_squared_error:  L = sum_n sum_k (y - t)^2          (MSE with reduction "sum") */
+    MX_LOSS_HALF_SQUARED_ERROR,
+    MX_LOSS_SUM_SQUARED_ERROR,
 } mx_loss_kind;
 
 typedef enum mx_opt_kind { MX_OPT_SGD, MX_OPT_ADAM, MX_OPT_RMSPROP } mx_opt_kind;
 
 typedef enum mx_lr_schedule { MX_LR_CONSTANT, MX_LR_EXPONENTIAL_DECAY, MX_LR_COSINE_DECAY } mx_lr_schedule;
+
+/* Which book an optimizer's update rule follows (config key "form", ours),
+ * where they differ; g is the gradient, lr the rate of the step:
+ *   keras (default): Keras 3 and TF.js.
+ *     SGD      v = momentum v - lr g;  w += v   (nesterov: w += momentum v - lr g)
+ *     RMSprop  s = rho s + (1 - rho) g^2;  d = lr g / sqrt(s + eps);
+ *              w -= d  (momentum: u = momentum u + d;  w -= u)
+ *     Adam     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+ *              w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)   ("epsilon hat")
+ *   textbook: SGD as Sutskever et al. (2013): momentum as Keras; Nesterov
+ *     takes the gradient at the look-ahead point w + momentum v, then
+ *     v = momentum v - lr g;  w += v.  RMSprop as Goodfellow et al.,
+ *     Algorithm 8.5 (the same as Keras).  Adam as Kingma & Ba, Algorithm 1:
+ *     w -= lr m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+ *   pytorch: SGD  b = momentum b + g;  w -= lr b  (nesterov: w -= lr (g + momentum b));
+ *     RMSprop with eps outside the root: d = sqrt(s) + eps;  w -= lr g / d
+ *     (momentum: b = momentum b + g / d;  w -= lr b);  Adam as textbook. */
+typedef enum mx_opt_form { MX_OPT_FORM_KERAS, MX_OPT_FORM_TEXTBOOK, MX_OPT_FORM_PYTORCH } mx_opt_form;
 
 typedef struct mx_optimizer_config {
     mx_opt_kind kind;
@@ -225,6 +267,7 @@ typedef struct mx_optimizer_config {
     float clipnorm;        /* per-tensor norm clip, 0 = off */
     float global_clipnorm; /* clip of the global norm, 0 = off */
     float clipvalue;       /* each gradient value clipped to [-clipvalue, clipvalue] after the norms, 0 = off */
+    mx_opt_form form;      /* update rule: Keras's unless set */
 } mx_optimizer_config;
 
 /* Keras defaults for the kind (SGD lr 0.01; Adam lr 1e-3, betas 0.9/0.999,
@@ -239,9 +282,13 @@ int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out);
  * {"class_name": ..., "config": {"from_logits": ...}}. */
 int mx_loss_parse(const char *json_text, mx_loss_kind *kind, int *from_logits);
 
-/* Keras names: "sparse_categorical_crossentropy", ...; "Adam", "SGD", "RMSprop" */
+/* Keras names: "sparse_categorical_crossentropy", ...; "Adam", "SGD", "RMSprop";
+ * ours for the textbook losses: "half_squared_error", "sum_squared_error" */
 const char *mx_loss_name(mx_loss_kind kind);
 const char *mx_optimizer_name(mx_opt_kind kind);
+/* "keras", "textbook", "pytorch"; parse returns -1 for anything else */
+const char *mx_optimizer_form_name(mx_opt_form form);
+int mx_optimizer_form_parse(const char *name);
 
 /* Attach loss and optimizer (Keras model.compile). */
 int mx_model_compile(mx_model *m, mx_loss_kind loss, int from_logits,
@@ -313,6 +360,15 @@ int mx_evaluate(mx_model *m, const mx_dataset *d, float scale, float offset, int
                 mx_eval_result *out);
 void mx_eval_result_free(mx_eval_result *r);
 
+/* One optimizer step on one batch (Keras train_on_batch) of a compiled
+ * model: x is (batch, input shape...), y the targets of output 0: class
+ * indices for sparse_categorical_crossentropy (one per row of the last
+ * axis: (batch) for a classifier), else (batch, output shape...). *loss (may
+ * be NULL) receives the batch's loss with regularization. Memory is planned
+ * on the first call (and again for a larger batch); later steps do not
+ * allocate. Dropout draws from the model's seed and step count. */
+int mx_train_batch(mx_model *m, const float *x, const float *y, int batch, double *loss);
+
 /* Forward pass in inference mode: x is (N, input shape...), y receives
  * (N, output shape...) and must be allocated by the caller. */
 int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size);
@@ -321,6 +377,71 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size);
  * and print the table: where a step spends its time. */
 void mx_model_profile(mx_model *m, int on);
 void mx_model_profile_report(const mx_model *m, FILE *out);
+
+/* ---- gradient checks ----------------------------------------------------- */
+
+/* Analytic gradients of every trainable weight tensor and of the input
+ * against central finite differences (float32, two step sizes: entries
+ * where they disagree sit at a kink such as ReLU's 0 and are skipped). Up to
+ * per_tensor entries of each tensor one by one, and larger tensors also
+ * along one random direction. An entry passes when
+ *   |analytic - numeric| / max(|analytic| + |numeric|, floor) <= tol. */
+typedef struct mx_gradcheck_options {
+    int per_tensor;       /* entries checked one by one per tensor; 0: 24 */
+    double eps;           /* difference step; 0: 1e-3 */
+    double tol;           /* 0: 1e-2 */
+    double floor;         /* 0: 0.1 (float32 differences carry ~1e-4 of noise) */
+    uint64_t seed;        /* entries, direction, projection */
+    /* with a compiled model: the model's loss (and regularizers) against
+     * these targets, as the loss reads them; NULL: L = sum(c * y) over the
+     * output with a fixed random c */
+    const float *targets;
+} mx_gradcheck_options;
+
+typedef struct mx_gradcheck_tensor {
+    char name[2 * MX_NAME_MAX + 32];  /* "dense/kernel", or "input" */
+    int rank;
+    int64_t shape[MX_MAX_RANK];
+    int64_t size;
+    int checked, skipped;             /* entries compared; entries at a kink */
+    double max_abs_err;               /* max |analytic - numeric| */
+    double max_rel_err;               /* max |analytic - numeric| / max(|analytic|, |numeric|) */
+    double max_err;                   /* the judged error (above) */
+    int directional;                  /* also checked along a random direction */
+    double dir_analytic, dir_numeric, dir_err;
+    int dir_skipped;
+    int pass;
+} mx_gradcheck_tensor;
+
+typedef struct mx_gradcheck_report {
+    int n;
+    mx_gradcheck_tensor *tensors;     /* n: the weights, then the input (owned) */
+    int pass, checked, skipped, uses_loss;
+    double max_err, tol, eps, floor;
+    char worst[2 * MX_NAME_MAX + 32]; /* the tensor with the largest error */
+} mx_gradcheck_report;
+
+/* x: (batch, input shape...). Weights are as before afterwards. */
+int mx_model_gradcheck(mx_model *m, const mx_tensor *x, const mx_gradcheck_options *o, mx_gradcheck_report *r);
+void mx_gradcheck_report_free(mx_gradcheck_report *r);
+
+/* ---- explanations (docs/explain.md) -------------------------------------- */
+
+/* A network description (JSON: inputs, layers with every weight, loss,
+ * targets, optimizer, steps) run through the engine's training step, and
+ * every number of each step recorded: the forward pass, the loss, the
+ * backward pass with its chain-rule factors, the optimizer's update, each
+ * written out as formulas with the numbers filled in and checked against
+ * the engine. Returns the trace as JSON text (free with free()), or NULL. */
+typedef struct mx_explain_options {
+    int steps;     /* 0: as the description says */
+    int precision; /* significant digits in the written-out formulas; 0: 6 */
+} mx_explain_options;
+char *mx_explain(const char *text, const char *origin, const mx_explain_options *o);
+/* The description's model (compiled with its loss and optimizer, its
+ * weights set), its inputs (batch, input shape) and its targets as the loss
+ * reads them (flat); for gradient checks. */
+mx_model *mx_explain_load(const char *text, const char *origin, mx_tensor **x, mx_tensor **targets);
 
 /* ---- checkpoints --------------------------------------------------------- */
 

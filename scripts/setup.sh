@@ -5,10 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist)
+# emscripten (with its node): the engine in WebAssembly for the web demo
+pkgs=(gcc make libc6-dev libjansson-dev libpng-dev libjpeg-dev zlib1g-dev libmicrohttpd-dev dataset-fashion-mnist emscripten)
 if [ "${1:-}" = "--test" ]; then
   # OpenBLAS: without it Debian's torch falls back to the reference BLAS, no fair peer
-  pkgs+=(clang libclang-rt-14-dev python3-numpy python3-torch python3-torchvision libopenblas0-pthread)
+  pkgs+=(clang libclang-rt-14-dev python3-numpy python3-torch python3-torchvision libopenblas0-pthread chromium)
 fi
 
 as_root() {
@@ -51,19 +52,43 @@ if [ $missing_files = 1 ]; then
   rm -rf "$tmp"
 fi
 
-# The TF.js parity tests (tests/test_tfjs.c): node, npm and the pinned
-# @tensorflow/tfjs of tests/tfjs/package-lock.json, installed again when the
-# lockfile is newer than the installed package.
+# The TF.js parity tests (tests/test_tfjs.c) and the browser tests
+# (tests/browser/): node, npm and their pinned npm packages.
 if [ "${1:-}" = "--test" ]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "setup: installing nodejs npm"
     [ $updated = 1 ] || as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   fi
-  tfjs=tests/tfjs/node_modules/@tensorflow/tfjs
-  if [ ! -d "$tfjs" ] || [ tests/tfjs/package-lock.json -nt "$tfjs" ]; then
-    echo "setup: installing @tensorflow/tfjs for the TF.js parity tests"
-    npm ci --prefix tests/tfjs --silent --no-audit --no-fund
-    touch "$tfjs" # npm keeps the tarball's dates: mark the install time
+  # npm_ci DIR PACKAGE WHAT: the pinned packages of DIR/package-lock.json,
+  # installed again when the lockfile is newer than the installed PACKAGE
+  npm_ci() {
+    local dir=$1 pkg=$1/node_modules/$2
+    if [ -L "$dir/node_modules" ]; then
+      # a worktree sharing another checkout's install: npm ci would empty that
+      # checkout's node_modules through the link (a fresh checkout's lockfile
+      # is always "newer"), so leave it to its owner
+      [ -d "$pkg" ] || echo "setup: $dir/node_modules links to an install without $2" >&2
+    elif [ ! -d "$pkg" ] || [ "$dir/package-lock.json" -nt "$pkg" ]; then
+      echo "setup: installing $2 for $3"
+      npm ci --prefix "$dir" --silent --no-audit --no-fund
+      touch "$pkg" # npm keeps the tarball's dates: mark the install time
+    fi
+  }
+  npm_ci tests/tfjs @tensorflow/tfjs "the TF.js parity tests"
+  npm_ci tests/browser playwright-core "the browser tests (Debian's Chromium)"
+fi
+
+# The engine in WebAssembly (build/wasm/, served by `mlexp serve` at /wasm/):
+# built once, again only when its sources change.
+if ! make -q build/wasm/mlexp.js build/wasm/mlexp-threads.js 2>/dev/null; then
+  echo "setup: building the WebAssembly engine (build/wasm/)"
+  wlog=$(mktemp)
+  if ! make -j"$(nproc 2>/dev/null || echo 2)" wasm >"$wlog" 2>&1; then
+    cat "$wlog" >&2
+    rm -f "$wlog"
+    echo "setup: the WebAssembly build failed" >&2
+    exit 1
   fi
+  rm -f "$wlog"
 fi

@@ -2,7 +2,11 @@
 # test.sh: install what the tests need (scripts/setup.sh --test), then build
 # and run every test twice: gcc optimised (-O3), then clang with
 # AddressSanitizer and UndefinedBehaviorSanitizer. Each suite is the engine
-# tests (build/*/mx_tests) and the command line tests (tests/cli_test.sh).
+# tests (build/*/mx_tests), the command line tests (tests/cli_test.sh) and
+# the HTTP API of mlexp serve (tests/api_test.py); the WebAssembly engine
+# (build/wasm/) is checked against the optimised native one in node
+# (tests/wasm/test_wasm.mjs), and the pages in Debian's Chromium against
+# mlexp serve (tests/browser/run.mjs; screenshots in build/test-artifacts/).
 # The last line sums them: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -52,10 +56,18 @@ build() {
 if build "gcc -O3" BUILD=release CC=gcc; then
   suite "engine (gcc -O3)" build/release/mx_tests
   suite "cli (gcc -O3)" tests/cli_test.sh build/release
+  suite "api (gcc -O3)" /usr/bin/python3 tests/api_test.py build/release
+  if build "wasm (emscripten)" BUILD=release CC=gcc wasm build/release/tests/wasm/native_step; then
+    suite "wasm (node)" node tests/wasm/test_wasm.mjs build/release
+    suite "browser (Chromium)" node tests/browser/run.mjs build/release build/test-artifacts/browser
+  fi
 fi
 if build "clang ASan+UBSan" BUILD=asan CC=clang; then
   suite "engine (clang ASan+UBSan)" build/asan-clang/mx_tests
   suite "cli (clang ASan+UBSan)" tests/cli_test.sh build/asan-clang
+  suite "api (clang ASan+UBSan)" /usr/bin/python3 tests/api_test.py build/asan-clang
+  [ -s build/wasm/mlexp.js ] &&
+    suite "browser (Chromium, ASan+UBSan server)" node tests/browser/run.mjs build/asan-clang build/test-artifacts/browser-asan
 fi
 
 echo "$passed passed, $failed failed"

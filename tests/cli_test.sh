@@ -53,7 +53,10 @@ if run train_subset 0 "$BIN" train digits_cnn --limit 400 --epochs 2 --threads 2
   grep -q '"layers-model"' "$T/dc/model.json" && grep -q '"epochs"' "$T/dc/history.json" &&
     grep -q '<svg' "$T/dc/report.html" && ok train_formats || bad train_formats "model.json/history.json/report.html content"
 fi
-run info 0 "$BIN" info "$T/dc" && expect info "Total params: 37,610"
+run info 0 "$BIN" info "$T/dc" && expect info "Total params: 37,610" &&
+  expect info_count_formulas "\(kh\*kw\*cin \+ 1\) \* filters = \(5\*5\*1 \+ 1\) \* 8 = 208" &&
+  expect info_shape_formulas "height floor\(\(28 \+ 2\*0 - 5\) / 1\) \+ 1 = 24"
+run gradcheck_model 0 "$BIN" gradcheck "$T/dc" && expect gradcheck_model "all 9 tensors pass"
 run eval 0 "$BIN" eval "$T/dc" && expect eval "confusion matrix"
 if [ -x $PY ] && $PY -c 'import numpy' 2>/dev/null; then
   $PY -c "import numpy as np; np.save('$T/x.npy', np.random.RandomState(0).rand(5, 28, 28, 1).astype(np.float32))"
@@ -178,6 +181,37 @@ else
   bad interrupt "exit $rc: $(tail -n 2 "$T/out" | tr '\n' ' ')"
 fi
 
+# ---- explain and gradcheck on the examples of examples/explain ----
+EX=$ROOT/examples/explain
+run explain_help 0 "$BIN" explain --help && expect explain_help "docs/explain.md"
+run explain_text 0 "$BIN" explain "$EX/sigmoid_221.json" &&
+  expect explain_forward "z_h\[0\] = x\[0\]\*W_h\[0,0\] \+ x\[1\]\*W_h\[1,0\] \+ b_h\[0\] = 0.05\*0.15 \+ 0.1\*0.2 \+ 0.35 = 0.3775" &&
+  expect explain_chain_rule "dL/dz_o = dL/do\*sigmoid'\(z_o\) = 0.741365\*0.186816 = 0.138499" &&
+  expect explain_update "W_o\[0,0\] = 0.4 - 0.5\*0.082167 = 0.358916" &&
+  expect explain_check "Check: the 30 numbers worked out above agree"
+run explain_markdown 0 "$BIN" explain "$EX/adam.json" --steps 2 --format markdown --precision 4 &&
+  expect explain_markdown "^### Update: Adam, keras form" && expect explain_steps "^## Step 2 " &&
+  { grep -q "^## Step 3 " "$T/out" && bad explain_steps_override "--steps 2 showed step 3" || ok explain_steps_override; }
+if run explain_json 0 "$BIN" explain "$EX/conv_pool.json" --format json; then
+  cp "$T/out" "$T/trace.json"
+  $PY - "$T/trace.json" <<'EOF' && ok explain_json_values || bad explain_json_values "conv_pool.json's trace lacks the hand-worked numbers"
+import json, sys
+t = json.load(open(sys.argv[1]))
+s = t["steps"][0]
+c = next(e for e in s["forward"] if e["symbol"] == "c")["data"]
+assert [round(v, 4) for v in c] == [-4.5, 0.5, 5.5, -1.5, -5.5, 8.5, -6.5, 6.5, 1.5], c
+assert t["check"]["ok"] and t["format"] == "mlexp-explain-1"
+g = next(e for e in s["backward"] if e.get("symbol") == "c")
+assert abs(g["data"][5] - 0.0825) < 1e-6
+EOF
+fi
+printf '{"inputs": [1, 2], "layers": [{"type": "Dense", "units": 3}, {"type": "Dense", "units": 1, "kernel": [1, 2, 3, 4, 5]}], "loss": "mse", "targets": [1]}' >"$T/bad_net.json"
+run explain_bad_file 1 "$BIN" explain "$T/bad_net.json" && expect explain_bad_file "bad_net.json: layers\[1\].kernel: expected 3x1 values, got 5"
+run explain_bad_format 2 "$BIN" explain "$EX/adam.json" --format html && expect explain_bad_format "--format must be"
+run gradcheck_explain 0 "$BIN" gradcheck "$EX/relu_softmax.json" && expect gradcheck_explain "all 5 tensors pass"
+run gradcheck_experiment 0 "$BIN" gradcheck "$ROOT/experiments/digits_mlp.json" && expect gradcheck_experiment "sparse_categorical_crossentropy"
+run gradcheck_missing 1 "$BIN" gradcheck "$T/nowhere" && expect gradcheck_missing "nowhere: not found"
+
 # ---- bad input: clear errors, non-zero exits, no crash ----
 run missing_dataset 1 "$BIN" train fashion_cnn --data "$T/nothing" --epochs 1 && expect missing_dataset "fashion_mnist"
 mkdir -p "$T/trunc"
@@ -197,6 +231,21 @@ run experiment_typo 1 "$BIN" train "$T/typo.json" && expect experiment_typo "unk
 sed 's/"units": 128/"units": 128, "kernel_constraint": {"class_name": "MaxNorm"}/' "$ROOT/experiments/digits_mlp.json" >"$T/opt.json"
 run unsupported_option 1 "$BIN" train "$T/opt.json" && expect unsupported_option "kernel_constraint"
 run info_missing 1 "$BIN" info "$T/nowhere" && expect info_missing "nowhere"
+
+# ---- the committed default models reach the accuracy their metadata states ----
+for dir in "$ROOT"/models/*/; do
+  [ -s "$dir/metadata.json" ] || continue
+  name=$(basename "$dir")
+  want=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['metrics']['test_accuracy'])" "$dir/metadata.json")
+  if run "model_$name" 0 "$BIN" eval "$dir"; then
+    got=$(sed -n 's/^accuracy \([0-9.]*\).*/\1/p' "$T/out" | head -n 1)
+    if [ -n "$got" ] && $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) - 0.0005 else 1)" "$got" "$want"; then
+      ok "model_$name ($got, stated $want)"
+    else
+      bad "model_$name" "accuracy ${got:-?}, metadata.json states $want"
+    fi
+  fi
+done
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -401,6 +401,55 @@ MX_TEST(image_refuses_huge) {
     free(rgb);
 }
 
+/* ---- decoding from memory (uploads) ---- */
+
+static int same_tensor(const mx_tensor *a, const mx_tensor *b) {
+    if (!a || !b || a->rank != b->rank || mx_tensor_size(a) != mx_tensor_size(b)) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return !memcmp(a->data, b->data, sizeof(float) * (size_t)mx_tensor_size(a));
+}
+
+MX_TEST(image_decode_from_memory) {
+    unsigned char *rgb = ramp(13, 7, 3);
+    write_png8(tmp_path("m.png"), 13, 7, 3, rgb);
+    write_jpeg(tmp_path("m.jpg"), 13, 7, 3, rgb, 90);
+    const char *files[] = {"m.png", "m.jpg"};
+    for (int f = 0; f < 2; f++) {
+        size_t len;
+        unsigned char *bytes = read_bytes(tmp_path(files[f]), &len);
+        for (int c = 1; bytes && c <= 3; c += 2) {
+            mx_tensor *a = mx_image_load(tmp_path(files[f]), c), *b = mx_image_decode(bytes, len, c);
+            CHECK_MSG(same_tensor(a, b), "%s, %d channels: memory and file decoding differ (%s)", files[f], c,
+                      mx_error());
+            mx_tensor_free(a);
+            mx_tensor_free(b);
+        }
+        int w = 0, h = 0;
+        CHECK(bytes && mx_image_info(bytes, len, &w, &h) == 0 && w == 13 && h == 7);
+        /* every truncation and a damaged middle fail with a message, never crash */
+        for (size_t cut = 0; bytes && cut < len; cut += 1 + len / 23) {
+            mx_clear_error();
+            mx_tensor *t = mx_image_decode(bytes, cut, 3);
+            CHECK_MSG(t == NULL && strstr(mx_error(), "image"), "%s cut at %zu: \"%s\"", files[f], cut, mx_error());
+            mx_tensor_free(t);
+        }
+        if (bytes) {
+            memset(bytes + len / 3, 0x5A, len / 3);
+            mx_tensor *t = mx_image_decode(bytes, len, 3);
+            CHECK_MSG(t == NULL && (strstr(mx_error(), "PNG") || strstr(mx_error(), "JPEG")), "%s damaged: \"%s\"",
+                      files[f], mx_error());
+            mx_tensor_free(t);
+        }
+        free(bytes);
+    }
+    CHECK(mx_image_decode("GIF89a......", 12, 3) == NULL && strstr(mx_error(), "not a PNG or JPEG"));
+    CHECK(mx_image_decode(rgb, 10, 2) == NULL && strstr(mx_error(), "channels"));
+    int w, h;
+    CHECK(mx_image_info("", 0, &w, &h) == -1 && strstr(mx_error(), "empty"));
+    free(rgb);
+}
+
 /* ---- resizing ---- */
 
 MX_TEST(image_resize_parse) {

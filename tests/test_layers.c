@@ -289,6 +289,33 @@ MX_TEST(layer_conv_pool_fused) {
     }
 }
 
+/* Winograd's transformed filters are kept between inference passes: they
+ * must follow new weights (set, trained) and new plans. */
+MX_TEST(layer_conv2d_winograd_filters_follow_weights) {
+    const char *layers = "{\"class_name\": \"Conv2D\", \"config\": {\"filters\": 8, \"kernel_size\": 3, "
+                         "\"padding\": \"same\"}}";
+    mx_model *a = tu_sequential("6, 6, 4", layers, 1), *b = tu_sequential("6, 6, 4", layers, 2);
+    if (!a || !b) return;
+    float x[2 * 144], ya[2 * 288], w[8 * 36 + 8];
+    tu_fill(x, 2 * 144, 3, -1, 1);
+    int64_t nw = mx_model_weights_size(a);
+    CHECK(nw == 8 * 36 + 8);
+    tu_forward(a, x, 2, 0); /* a's filters in its workspace */
+    mx_model_weights_get(b, w);
+    mx_model_weights_set(a, w);
+    memcpy(ya, tu_forward(a, x, 2, 0), sizeof ya);
+    CHECK_MSG(tu_maxdiff(ya, tu_forward(b, x, 2, 0), 2 * 288) == 0, "set weights: stale filters");
+    /* a training step changes the weights; a smaller batch keeps the plan */
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+    CHECK(mx_model_compile(a, MX_LOSS_MSE, 0, &o) == 0 && mx_model_compile(b, MX_LOSS_MSE, 0, &o) == 0);
+    CHECK(mx_train_batch(a, x, ya, 2, NULL) == 0 && mx_train_batch(b, x, ya, 2, NULL) == 0);
+    memcpy(ya, tu_forward(a, x, 1, 0), sizeof(float) * 288);
+    CHECK_MSG(tu_maxdiff(ya, tu_forward(b, x, 1, 0), 288) == 0, "after training");
+    CHECK(tu_maxdiff(ya, tu_forward(a, x, 1, 0), 288) == 0); /* again, with the kept filters */
+    mx_model_free(a);
+    mx_model_free(b);
+}
+
 MX_TEST(layer_pooling_defaults) {
     /* Keras: strides default to the pool size */
     mx_model *m = tu_sequential("6, 6, 1", "{\"class_name\": \"MaxPooling2D\", \"config\": {}}", 1);
@@ -397,6 +424,57 @@ MX_TEST(layer_softmax_values_and_gradient) {
     for (int i = 4; i < 8; i++) CHECK_NEAR(y[i], 0.25, 1e-6);
     tu_gradcheck(m, 3, 7, 1e-2, "softmax");
     mx_model_free(m);
+}
+
+/* The textbook activations Keras lacks, and the activation object form.
+ * softmax((1, 2, 3) / 2) = exp(0.5, 1, 1.5) / (e^0.5 + e^1 + e^1.5) = (0.186324, 0.307196, 0.506480) */
+MX_TEST(layer_textbook_activations) {
+    mx_model *m = tu_sequential("3", "{\"class_name\": \"Activation\", \"config\": {\"activation\": "
+                                     "{\"name\": \"softmax\", \"temperature\": 2}}}", 1);
+    if (!m) return;
+    float x[3] = {1, 2, 3};
+    const float *y = tu_forward(m, x, 1, 0);
+    double s = exp(0.5) + exp(1) + exp(1.5);
+    for (int i = 0; i < 3; i++) CHECK_NEAR(y[i], exp(0.5 * (i + 1)) / s, 1e-6);
+    tu_gradcheck(m, 3, 8, 1e-2, "softmax temperature 2");
+    /* written back as the object, plain names as strings */
+    CHECK(mx_model_save(m, mx_test_tmpdir()) == 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.json", mx_test_tmpdir());
+    char *json = mx_read_file(path, NULL, 1 << 20);
+    CHECK(json && strstr(json, "\"temperature\": 2"));
+    mx_free(json);
+    mx_model *back = mx_model_load(mx_test_tmpdir());
+    CHECK(back && mx_act_temperature(back->layers[1]->act) == 2);
+    mx_model_free(back);
+    mx_model_free(m);
+    /* heaviside: 1 for x > 0, 0 otherwise (also at 0); its gradient is 0 */
+    m = tu_sequential("4", "{\"class_name\": \"Dense\", \"config\": {\"units\": 4, \"activation\": \"heaviside\"}}", 1);
+    if (!m) return;
+    mx_param *w = m->params[0];
+    memset(w->data, 0, sizeof(float) * 16);
+    for (int i = 0; i < 4; i++) w->data[i * 4 + i] = 1; /* identity kernel */
+    float xs[4] = {-1, 0, 0.5f, 3};
+    y = tu_forward(m, xs, 1, 0);
+    CHECK(y[0] == 0 && y[1] == 0 && y[2] == 1 && y[3] == 1);
+    float d[4];
+    mx_act_derivative(m->layers[1]->act, xs, y, d, 4);
+    CHECK(d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 0);
+    mx_model_free(m);
+    /* identity is linear; a leaky_relu slope travels in the object form */
+    m = tu_sequential("2", "{\"class_name\": \"Activation\", \"config\": {\"activation\": \"identity\"}}, "
+                           "{\"class_name\": \"Activation\", \"config\": {\"activation\": {\"name\": \"leaky_relu\", \"alpha\": 0.01}}}", 1);
+    if (!m) return;
+    float xl[2] = {-2, 3};
+    y = tu_forward(m, xl, 1, 0);
+    CHECK_NEAR(y[0], -0.02, 1e-7);
+    CHECK_NEAR(y[1], 3, 1e-7);
+    CHECK(m->layers[1]->act.kind == MX_ACT_LINEAR);
+    mx_model_free(m);
+    expect_build_error("3", "{\"class_name\": \"Activation\", \"config\": {\"activation\": {\"name\": \"softmax\", \"temperature\": 0}}}",
+                       "temperature");
+    expect_build_error("3", "{\"class_name\": \"Activation\", \"config\": {\"activation\": {\"name\": \"relu\", \"alpha\": 1}}}",
+                       "alpha");
 }
 
 MX_TEST(layer_dropout_training_and_inference) {

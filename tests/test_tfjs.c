@@ -328,10 +328,14 @@ static void check_info(const char *dir) {
     fmt(cmd, sizeof cmd, "'%s' info '%s' >'%s' 2>&1", exe, dir, log);
     int rc = system(cmd);
     CHECK_MSG(rc == 0, "mobilenet_v2: `mlexp info` failed: %s", log_text(log, 0));
-    const char *text = log_text(log, 1);
-    CHECK_MSG(strstr(text, "Total params: 3,538,984") && strstr(text, "Trainable params: 3,504,872") &&
+    /* the whole output: the totals end the summary, the count formulas follow */
+    char *text = mx_read_file(log, NULL, 1 << 24);
+    CHECK_MSG(text && strstr(text, "Total params: 3,538,984") && strstr(text, "Trainable params: 3,504,872") &&
                   strstr(text, "Non-trainable params: 34,112"),
-              "mobilenet_v2: `mlexp info` does not report 3,538,984 = 3,504,872 + 34,112 parameters:\n%s", text);
+              "mobilenet_v2: `mlexp info` does not report 3,538,984 = 3,504,872 + 34,112 parameters:\n%s", log_text(log, 1));
+    CHECK_MSG(text && strstr(text, "(in + 1) * units = (1280 + 1) * 1000 = 1281000"),
+              "mobilenet_v2: `mlexp info` does not explain the last Dense layer's count:\n%s", log_text(log, 1));
+    mx_free(text);
 }
 
 MX_TEST(tfjs_mobilenet_v2) {

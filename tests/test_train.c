@@ -267,13 +267,13 @@ MX_TEST(optimizer_steps_by_hand) {
     w -= alpha * mm / (sqrt(vv) + 1e-7);
     CHECK_NEAR(m->params[0]->data[0], w, 1e-7);
     mx_model_free(m);
-    /* RMSprop: v = 0.1 g^2, w -= lr g / (sqrt(v) + eps) */
+    /* RMSprop (Keras 3, TF.js): v = 0.1 g^2, w -= lr g / sqrt(v + eps) */
     m = one_weight(1);
     o = mx_optimizer_defaults(MX_OPT_RMSPROP);
     CHECK_NEAR(o.rho, 0.9, 1e-7);
     mx_model_compile(m, MX_LOSS_MSE, 0, &o);
     step_with_grad(m, 2);
-    CHECK_NEAR(m->params[0]->data[0], 1 - 1e-3 * 2 / (sqrt(0.4) + 1e-7), 1e-7);
+    CHECK_NEAR(m->params[0]->data[0], 1 - 1e-3 * 2 / sqrt(0.4 + 1e-7), 1e-7);
     mx_model_free(m);
     /* a schedule sets the rate of each step: SGD with ExponentialDecay 0.5 per step */
     m = one_weight(1);
@@ -367,4 +367,169 @@ MX_TEST(optimizer_config_parsing) {
     CHECK(mx_loss_parse("{\"class_name\": \"SparseCategoricalCrossentropy\", \"config\": {\"from_logits\": true}}", &k, &logits) == 0 &&
           k == MX_LOSS_SPARSE_CATEGORICAL_CE && logits);
     CHECK(mx_loss_parse("\"hinge\"", &k, &logits) == -1 && strstr(mx_error(), "hinge"));
+}
+
+/* ---- the update rules of each form (mx_opt_form), by hand ----
+ * One weight w0 = 1, gradients given directly, lr 0.1, momentum 0.9. */
+
+static mx_model *compiled_one(mx_optimizer_config o) {
+    mx_model *m = one_weight(1);
+    if (m) mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    return m;
+}
+
+MX_TEST(optimizer_forms_sgd) {
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+    o.learning_rate = 0.1f;
+    o.momentum = 0.9f;
+    /* pytorch: b1 = g1 = 2, w1 = 1 - 0.1*2 = 0.8; b2 = 0.9*2 + 1 = 2.8, w2 = 0.8 - 0.28 = 0.52
+     * (the same weights as Keras's v = mu v - lr g under a constant rate; b = -v / lr) */
+    o.form = MX_OPT_FORM_PYTORCH;
+    mx_model *m = compiled_one(o);
+    step_with_grad(m, 2);
+    CHECK_NEAR(m->params[0]->opt_state[0], 2, 1e-6);
+    step_with_grad(m, 1);
+    CHECK_NEAR(m->params[0]->opt_state[0], 2.8, 1e-6);
+    CHECK_NEAR(m->params[0]->data[0], 0.52, 1e-6);
+    mx_model_free(m);
+    /* pytorch nesterov: w -= lr (g + mu b): b1 = 2, w1 = 1 - 0.1*(2 + 1.8) = 0.62;
+     * b2 = 2.8, w2 = 0.62 - 0.1*(1 + 2.52) = 0.268 (again Keras's numbers) */
+    o.nesterov = 1;
+    m = compiled_one(o);
+    step_with_grad(m, 2);
+    CHECK_NEAR(m->params[0]->data[0], 0.62, 1e-6);
+    step_with_grad(m, 1);
+    CHECK_NEAR(m->params[0]->data[0], 0.268, 1e-6);
+    mx_model_free(m);
+    /* textbook (Sutskever) plain momentum is Keras's: w2 = 0.52 */
+    o.form = MX_OPT_FORM_TEXTBOOK;
+    o.nesterov = 0;
+    m = compiled_one(o);
+    step_with_grad(m, 2);
+    step_with_grad(m, 1);
+    CHECK_NEAR(m->params[0]->data[0], 0.52, 1e-6);
+    mx_model_free(m);
+}
+
+/* Textbook Nesterov takes the gradient at w + mu v. On L = 0.5 (w x)^2 with
+ * x = 1 (dL/dw = w), lr 0.1, mu 0.9, w0 = 1:
+ *   step 1: look-ahead 1 + 0 = 1, g = 1, v1 = -0.1, w1 = 0.9
+ *   step 2: look-ahead 0.9 + 0.9*-0.1 = 0.81, g = 0.81, v2 = -0.09 - 0.081 = -0.171, w2 = 0.729
+ * Keras's rule on the same problem: v1 = -0.1, w1 = 1 - 0.09 - 0.1 = 0.81;
+ *   g = 0.81, v2 = -0.171, w2 = 0.81 - 0.1539 - 0.081 = 0.5751 (it stores the look-ahead). */
+MX_TEST(optimizer_textbook_nesterov_lookahead) {
+    for (int form = 0; form < 2; form++) {
+        mx_model *m = one_weight(1);
+        if (!m) return;
+        mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+        o.learning_rate = 0.1f;
+        o.momentum = 0.9f;
+        o.nesterov = 1;
+        o.form = form ? MX_OPT_FORM_TEXTBOOK : MX_OPT_FORM_KERAS;
+        mx_model_compile(m, MX_LOSS_HALF_SQUARED_ERROR, 0, &o);
+        mx_graph_plan(m, 1, 1);
+        for (int step = 0; step < 2; step++) {
+            m->inputs[0]->data[0] = 1;
+            m->targets[0] = 0;
+            int64_t c = 0, t = 0;
+            mx_train_step(m, 1, 1, &c, &t);
+        }
+        CHECK_NEAR(m->params[0]->data[0], form ? 0.729 : 0.5751, 1e-6);
+        CHECK(!m->opt_lookahead);
+        mx_model_free(m);
+    }
+}
+
+MX_TEST(optimizer_forms_rmsprop_adam) {
+    /* RMSprop pytorch form: v = 0.1*4 = 0.4, w = 1 - 0.01*2/(sqrt(0.4) + 1e-3) */
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_RMSPROP);
+    o.learning_rate = 0.01f;
+    o.epsilon = 1e-3f;
+    o.form = MX_OPT_FORM_PYTORCH;
+    mx_model *m = compiled_one(o);
+    step_with_grad(m, 2);
+    CHECK_NEAR(m->params[0]->data[0], 1 - 0.01 * 2 / (sqrt(0.4) + 1e-3), 1e-7);
+    mx_model_free(m);
+    /* with momentum 0.5: b1 = 2/(sqrt(0.4)+1e-3), w1 = 1 - 0.01 b1; the Keras
+     * form: u1 = 0.01*2/sqrt(0.4 + 1e-3), w1 = 1 - u1 */
+    o.momentum = 0.5f;
+    m = compiled_one(o);
+    step_with_grad(m, 2);
+    CHECK_NEAR(m->params[0]->opt_state[1], 2 / (sqrt(0.4) + 1e-3), 1e-6);
+    mx_model_free(m);
+    o.form = MX_OPT_FORM_KERAS;
+    m = compiled_one(o);
+    step_with_grad(m, 2);
+    CHECK_NEAR(m->params[0]->data[0], 1 - 0.01 * 2 / sqrt(0.4 + 1e-3), 1e-7);
+    mx_model_free(m);
+    /* Adam, Kingma & Ba Algorithm 1 with a large eps to tell the forms apart:
+     * t = 1, g = 0.5: m = 0.05, v = 0.00025, m_hat = 0.5, v_hat = 0.25,
+     * w = 1 - 0.1 * 0.5 / (0.5 + 0.1) = 0.91666...; Keras: alpha = 0.1 sqrt(0.001)/0.1,
+     * w = 1 - alpha * 0.05 / (sqrt(0.00025) + 0.1) */
+    o = mx_optimizer_defaults(MX_OPT_ADAM);
+    o.learning_rate = 0.1f;
+    o.epsilon = 0.1f;
+    for (int f = 0; f < 3; f++) {
+        o.form = (mx_opt_form)f;
+        m = compiled_one(o);
+        step_with_grad(m, 0.5f);
+        double keras = 1 - 0.1 * sqrt(0.001) / 0.1 * 0.05 / (sqrt(0.00025) + 0.1);
+        CHECK_NEAR(m->params[0]->data[0], f == MX_OPT_FORM_KERAS ? keras : 1 - 0.05 / 0.6, 1e-6);
+        mx_model_free(m);
+    }
+}
+
+MX_TEST(optimizer_form_parsing_and_state) {
+    mx_optimizer_config o;
+    CHECK(mx_optimizer_parse("{\"class_name\": \"SGD\", \"config\": {\"momentum\": 0.9, \"nesterov\": true, \"form\": \"textbook\"}}", &o) == 0);
+    CHECK(o.form == MX_OPT_FORM_TEXTBOOK && mx_opt_slots(&o) == 2);
+    CHECK(mx_optimizer_parse("{\"class_name\": \"Adam\", \"config\": {\"form\": \"classic\"}}", &o) == -1 &&
+          strstr(mx_error(), "form"));
+    /* the state file records the form */
+    CHECK(mx_optimizer_parse("{\"class_name\": \"Adam\", \"config\": {\"form\": \"textbook\"}}", &o) == 0);
+    mx_model *m = compiled_one(o);
+    char path[600];
+    snprintf(path, sizeof path, "%s/opt.bin", mx_test_tmpdir());
+    CHECK(mx_optimizer_state_save(m, path) == 0);
+    CHECK(mx_optimizer_state_load(m, path) == 0);
+    o.form = MX_OPT_FORM_KERAS;
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    CHECK(mx_optimizer_state_load(m, path) == -1 && strstr(mx_error(), "textbook"));
+    mx_model_free(m);
+}
+
+/* the textbook losses: y = (0.5, 2), t = (0, 1) over one sample of 2 outputs
+ *   half_squared_error = 1/2 (0.25 + 1) = 0.625, dL/dy = y - t = (0.5, 1)
+ *   sum_squared_error  = 1.25,                   dL/dy = 2 (y - t) = (1, 2)
+ *   mean_squared_error = 0.625,                  dL/dy = (y - t) = (0.5, 1)
+ * and with two samples the half squared error averages the samples. */
+MX_TEST(loss_textbook_squared_errors) {
+    mx_model *m = tu_sequential("2", "{\"class_name\": \"Activation\", \"config\": {\"activation\": \"linear\"}}", 1);
+    if (!m) return;
+    m->grad_inputs = 1; /* no weights: gradients flow only because the input asks for them */
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+    const mx_loss_kind kinds[3] = {MX_LOSS_HALF_SQUARED_ERROR, MX_LOSS_SUM_SQUARED_ERROR, MX_LOSS_MSE};
+    const double want[3] = {0.625, 1.25, 0.625}, g0[3] = {0.5, 1, 0.5};
+    for (int k = 0; k < 3; k++) {
+        mx_model_compile(m, kinds[k], 0, &o);
+        mx_graph_plan(m, 2, 1);
+        float x[4] = {0.5f, 2, 0.5f, 2}, t[4] = {0, 1, 0, 1};
+        memcpy(m->inputs[0]->data, x, sizeof x);
+        memcpy(m->targets, t, sizeof t);
+        mx_exec ex = {1, 1, 1, 0};
+        mx_graph_forward(m, &ex);
+        int64_t c = 0, n = 0;
+        CHECK_NEAR(mx_loss_step(m, 1, 1, &c, &n), want[k], 1e-6);
+        CHECK_NEAR(m->outputs[0]->grad[0], g0[k], 1e-6);
+        CHECK_NEAR(m->outputs[0]->grad[1], 2 * g0[k], 1e-6);
+        /* two equal samples: the half squared error and MSE stay, the sum doubles */
+        ex.batch = 2;
+        mx_graph_forward(m, &ex);
+        CHECK_NEAR(mx_loss_step(m, 2, 1, &c, &n), want[k] * (k == 1 ? 2 : 1), 1e-6);
+    }
+    mx_loss_kind kind;
+    int logits;
+    CHECK(mx_loss_parse("\"half_squared_error\"", &kind, &logits) == 0 && kind == MX_LOSS_HALF_SQUARED_ERROR);
+    CHECK(!strcmp(mx_loss_name(MX_LOSS_SUM_SQUARED_ERROR), "sum_squared_error"));
+    mx_model_free(m);
 }

@@ -105,6 +105,23 @@ void cli_experiment_free(cli_experiment *e);
 
 /* metadata.json of a trained model */
 json_t *cli_metadata_load(const char *model_dir);
+
+/* metadata.json's input preprocessing: scale 1, offset 0, bilinear resizing
+ * and no classes where it says nothing (meta may be NULL). */
+typedef struct cli_prep {
+    float scale, offset;
+    mx_resize resize;
+    json_t *classes; /* borrowed from meta: class names, or NULL */
+    int from_logits;
+} cli_prep;
+cli_prep cli_prep_of(json_t *meta);
+/* An image (h0, w0, c) resized to (h, w, c) into dst, then x * scale + offset. */
+void cli_image_input(const mx_tensor *img, int h, int w, const cli_prep *p, float *dst);
+/* n class scores as probabilities, in place: kept when they already are
+ * (softmax outputs), their softmax when they are logits. */
+void cli_probabilities(float *p, int64_t n, int from_logits);
+/* The Keras-style summary as text (malloc'd), as `mlexp info` prints it. */
+char *cli_summary_text(const mx_model *m);
 int cli_history_save(const char *path, const mx_history *h);
 int cli_history_load(json_t *j, mx_history *h);
 json_t *cli_history_json(const mx_history *h);
@@ -120,6 +137,9 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_gradcheck(int argc, char **argv);
 
 /* print "mlexp CMD: error: MSG" and return 1 */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,13 +8,16 @@ int cmd_info(int argc, char **argv) {
     const cli_opt opts[] = {{0}};
     const cli_cmd c = {"info", "MODEL_DIR",
                        "Print a Keras-style summary (layers, output shapes, parameter counts) of a model\n"
-                       "directory or model.json.", NULL, opts};
+                       "directory or model.json, then how each layer's parameter count and output shape\n"
+                       "follow from its config, with the numbers filled in.", NULL, opts};
     const char *pos[1] = {NULL};
     int p = cli_parse(&c, argc, argv, pos, 1, 1);
     if (p) return p > 0 ? 0 : 2;
     mx_model *m = mx_model_load(pos[0]);
     if (!m) return cli_error("info", "%s", mx_error());
     mx_model_summary(m, stdout);
+    printf("\n");
+    mx_model_explain_counts(m, stdout);
     json_t *meta = cli_metadata_load(pos[0]);
     if (meta) {
         json_t *met = json_object_get(meta, "metrics");

@@ -155,7 +155,10 @@ static void usage(FILE *f) {
             "  train EXPERIMENT   train an experiment (digits_mlp, digits_cnn, fashion_cnn, ...)\n"
             "  eval MODEL_DIR     test accuracy, per-class accuracy and confusion matrix\n"
             "  info MODEL_DIR     Keras-style summary of a model\n"
-            "  predict MODEL_DIR  run a model on a .npy array\n\n"
+            "  predict MODEL_DIR  run a model on a .npy array\n"
+            "  serve              the web demo and a JSON API on http://127.0.0.1:8080/\n"
+            "  explain FILE       every number of a tiny network's training steps, formulas written out\n"
+            "  gradcheck MODEL    analytic against finite-difference gradients, per weight tensor\n\n"
             "Run mlexp COMMAND --help for the options of a command.\n",
             MX_VERSION);
 }
@@ -181,6 +184,12 @@ int main(int argc, char **argv) {
         rc = cmd_info(argc - 2, argv + 2);
     else if (!strcmp(cmd, "predict"))
         rc = cmd_predict(argc - 2, argv + 2);
+    else if (!strcmp(cmd, "serve"))
+        rc = cmd_serve(argc - 2, argv + 2);
+    else if (!strcmp(cmd, "explain"))
+        rc = cmd_explain(argc - 2, argv + 2);
+    else if (!strcmp(cmd, "gradcheck"))
+        rc = cmd_gradcheck(argc - 2, argv + 2);
     else if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         rc = 0;

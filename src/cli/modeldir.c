@@ -1,4 +1,6 @@
-/* modeldir.c: the files next to a model: metadata.json and history.json. */
+/* modeldir.c: the files next to a model (metadata.json, history.json) and
+ * what they say about its inputs and outputs. */
+#define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"
 #include "io/config.h"
 
@@ -18,6 +20,52 @@ json_t *cli_metadata_load(const char *model_dir) {
         return mx_failp("%s: must be a JSON object", path);
     }
     return j;
+}
+
+cli_prep cli_prep_of(json_t *meta) {
+    cli_prep p = {1, 0, MX_RESIZE_BILINEAR, NULL, 0};
+    json_t *in = json_object_get(meta, "input"), *pre = json_object_get(in, "preprocessing");
+    if (json_is_number(json_object_get(pre, "scale"))) p.scale = (float)json_number_value(json_object_get(pre, "scale"));
+    if (json_is_number(json_object_get(pre, "offset"))) p.offset = (float)json_number_value(json_object_get(pre, "offset"));
+    json_t *rs = json_object_get(in, "resize");
+    int method = json_is_string(rs) ? mx_resize_parse(json_string_value(rs)) : -1;
+    if (method >= 0) p.resize = (mx_resize)method;
+    else if (json_is_string(rs)) mx_clear_error(); /* an unknown method means the default */
+    json_t *classes = json_object_get(meta, "classes");
+    p.classes = json_is_array(classes) ? classes : NULL;
+    p.from_logits = json_is_true(json_object_get(meta, "from_logits"));
+    return p;
+}
+
+void cli_image_input(const mx_tensor *img, int h, int w, const cli_prep *p, float *dst) {
+    int c = (int)img->shape[2];
+    mx_image_resize(img->data, (int)img->shape[0], (int)img->shape[1], c, dst, h, w, p->resize);
+    for (int64_t i = 0; i < (int64_t)h * w * c; i++) dst[i] = dst[i] * p->scale + p->offset;
+}
+
+void cli_probabilities(float *p, int64_t n, int from_logits) {
+    double sum = 0;
+    int probs = !from_logits;
+    for (int64_t i = 0; i < n; i++) {
+        sum += p[i];
+        probs &= p[i] >= 0;
+    }
+    if (probs && fabs(sum - 1) <= 1e-3) return;
+    float mx = p[0];
+    for (int64_t i = 1; i < n; i++) mx = fmaxf(mx, p[i]);
+    sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += p[i] = expf(p[i] - mx);
+    for (int64_t i = 0; i < n; i++) p[i] /= (float)sum;
+}
+
+char *cli_summary_text(const mx_model *m) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return mx_failp("out of memory for the model summary");
+    mx_model_summary(m, f);
+    fclose(f);
+    return buf;
 }
 
 static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }

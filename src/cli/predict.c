@@ -4,35 +4,14 @@
  * and `--text TEXT` for text models such as numbers_summation. */
 #include "cli/cli.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* metadata.json's input preprocessing (scale 1, offset 0, bilinear without it) */
-typedef struct prep {
-    float scale, offset;
-    mx_resize resize;
-    json_t *classes; /* borrowed from meta */
-    int from_logits;
-} prep;
-
-static prep prep_of(json_t *meta) {
-    prep p = {1, 0, MX_RESIZE_BILINEAR, NULL, 0};
-    json_t *in = json_object_get(meta, "input"), *pre = json_object_get(in, "preprocessing");
-    if (json_is_number(json_object_get(pre, "scale"))) p.scale = (float)json_number_value(json_object_get(pre, "scale"));
-    if (json_is_number(json_object_get(pre, "offset"))) p.offset = (float)json_number_value(json_object_get(pre, "offset"));
-    json_t *rs = json_object_get(in, "resize");
-    if (json_is_string(rs) && mx_resize_parse(json_string_value(rs)) >= 0) p.resize = (mx_resize)mx_resize_parse(json_string_value(rs));
-    p.classes = json_object_get(meta, "classes");
-    p.from_logits = json_is_true(json_object_get(meta, "from_logits"));
-    return p;
-}
-
 static int predict_image(mx_model *m, const char *model_dir, const char *path, int top) {
     json_t *meta = cli_metadata_load(model_dir); /* optional: the model's own shape otherwise */
     mx_clear_error();
-    prep p = prep_of(meta);
+    cli_prep p = cli_prep_of(meta);
     int64_t shape[MX_MAX_RANK], oshape[MX_MAX_RANK];
     int rank = mx_model_input_shape(m, 0, shape), orank = mx_model_output_shape(m, 0, oshape);
     int rc = -1;
@@ -48,25 +27,11 @@ static int predict_image(mx_model *m, const char *model_dir, const char *path, i
     if (!(img = mx_image_load(path, (int)shape[2]))) goto done;
     int64_t xs[4] = {1, shape[0], shape[1], shape[2]}, ys[2] = {1, oshape[0]};
     if (!(x = mx_tensor_new(4, xs)) || !(y = mx_tensor_new(2, ys))) goto done;
-    mx_image_resize(img->data, (int)img->shape[0], (int)img->shape[1], (int)img->shape[2], x->data, (int)shape[0],
-                    (int)shape[1], p.resize);
-    for (int64_t i = 0; i < mx_tensor_size(x); i++) x->data[i] = x->data[i] * p.scale + p.offset;
+    cli_image_input(img, (int)shape[0], (int)shape[1], &p, x->data);
     if (mx_predict(m, x, y, 1)) goto done;
     int64_t n = oshape[0];
     float *prob = y->data;
-    double sum = 0;
-    int probs = !p.from_logits;
-    for (int64_t i = 0; i < n; i++) {
-        sum += prob[i];
-        probs &= prob[i] >= 0;
-    }
-    if (!probs || fabs(sum - 1) > 1e-3) { /* logits: softmax them for display */
-        float mx = prob[0];
-        for (int64_t i = 1; i < n; i++) mx = fmaxf(mx, prob[i]);
-        sum = 0;
-        for (int64_t i = 0; i < n; i++) sum += prob[i] = expf(prob[i] - mx);
-        for (int64_t i = 0; i < n; i++) prob[i] /= (float)sum;
-    }
+    cli_probabilities(prob, n, p.from_logits);
     printf("%s (%lldx%lld, resized to %lldx%lld):\n", path, (long long)img->shape[1], (long long)img->shape[0],
            (long long)shape[1], (long long)shape[0]);
     for (int k = 0; k < top && k < n; k++) {
@@ -163,7 +128,7 @@ int cmd_predict(int argc, char **argv) {
     if (preprocess) {
         json_t *meta = cli_metadata_load(pos[0]);
         if (!meta) goto done;
-        prep pr = prep_of(meta);
+        cli_prep pr = cli_prep_of(meta);
         for (int64_t i = 0; i < mx_tensor_size(x); i++) x->data[i] = x->data[i] * pr.scale + pr.offset;
         json_decref(meta);
     }

@@ -119,16 +119,6 @@ static mx_model *transfer_model(const cli_experiment *e, const char *override, i
     return m;
 }
 
-static char *summary_text(const mx_model *m) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return NULL;
-    mx_model_summary(m, f);
-    fclose(f);
-    return buf;
-}
-
 /* "34+27 = 61, predicted 51" for sample i of a text dataset */
 static void print_text_mistake(FILE *f, const cli_text *t, const mx_dataset *d, const mx_eval_result *r, int64_t i) {
     const int k = (int)strlen(t->alphabet);
@@ -238,7 +228,7 @@ static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *
              c->batch_size, (unsigned long long)c->seed, threads, (double)e->scale, (double)e->offset,
              e->augment.shift || e->augment.rotation || e->augment.zoom ? "shift, rotation and zoom (see metadata.json)" : "none",
              e->validation);
-    char *summary = summary_text(m);
+    char *summary = cli_summary_text(m);
     mx_report rep = {.title = e->title, .experiment = e->name, .description = e->description, .command = command,
                      .summary = summary, .settings = settings, .history = h, .n_classes = test->n_classes,
                      .class_names = test->class_names, .confusion = r.confusion, .test_loss = r.loss,

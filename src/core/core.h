@@ -85,6 +85,20 @@ int mx_mkdirs(const char *dir);
 /* 1234567 -> "1,234,567" into buf; returns buf. */
 char *mx_thousands(int64_t v, char *buf, size_t n);
 
+/* ---- text built piece by piece (explanations). Running out of memory
+ * leaves it truncated; adding never fails. ---- */
+typedef struct mx_text {
+    char *s;
+    size_t len, cap;
+} mx_text;
+void mx_text_add(mx_text *t, const char *fmt, ...) MX_PRINTF(2, 3);
+/* "a*b*c" of a shape */
+void mx_text_product(mx_text *t, int rank, const int64_t *dims);
+/* "" while empty */
+const char *mx_text_str(const mx_text *t);
+void mx_text_clear(mx_text *t);
+void mx_text_free(mx_text *t);
+
 /* ---- time ---- */
 double mx_now(void); /* seconds, monotonic */
 

@@ -57,7 +57,6 @@ static void flush_denormals(void) {}
 #endif
 
 static _Thread_local float *tl_scratch;
-static _Thread_local int tl_in_region;
 static float *g_main_scratch;
 
 float *mx_scratch(void) {
@@ -103,6 +102,7 @@ typedef struct pool {
 
 static pool g_pool;
 static int g_started;
+static _Thread_local int tl_in_region;
 
 typedef struct worker_arg {
     int ith;

@@ -8,6 +8,8 @@
  * with_labels, zeroed y of with_labels labels per sample (y_steps); no
  * class names. Free with mx_dataset_free. */
 mx_dataset *mx_dataset_new(int64_t n, int rank, const int64_t *shape, int with_labels);
+/* Copies of n strings (for class names), or NULL. */
+char **mx_names_copy(const char *const *names, int n);
 
 /* OpenCV's digits.png (100 x 50 cells of 20x20, five grid rows per digit):
  * test = 1 gives the last grid row of each digit (1,000 samples), test = 0

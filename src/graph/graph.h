@@ -15,6 +15,7 @@
 
 #include "core/core.h"
 #include "kernels/activation.h"
+#include "kernels/conv.h"
 
 #define MX_MAX_INPUTS 16
 #define MX_MAX_OUTPUTS 8 /* Bidirectional LSTM, merge_mode None, return_state: 2 + 4 */
@@ -129,6 +130,20 @@ typedef struct mx_layer_type {
      * (stateful recurrent layers): buffer k of them, *count floats, or NULL
      * past the last. */
     float *(*persistent)(mx_node *n, int k, int64_t *count);
+    /* Optional, for explanations (mlexp info, mlexp explain):
+     * fills g with the sliding window of a convolution or pooling call and
+     * returns 0 (a DepthwiseConv2D's g->f counts c * depth_multiplier); */
+    int (*window)(const mx_node *n, mx_conv_geom *g);
+    /* how the parameter count follows from the config, with the numbers
+     * filled in ("(in + 1) * units = (784 + 1) * 128 = 100480"); */
+    void (*explain_params)(const mx_node *n, mx_text *t);
+    /* how the output shape follows from the input's, with numbers. */
+    void (*explain_shape)(const mx_node *n, mx_text *t);
+    /* A small use of the layer, for the tests that cover every type (the
+     * gradient check of each): JSON {"input": [dims], "config": {...}},
+     * with "inputs": 2 for merges and "batch": n where it matters. Every
+     * type but InputLayer has one. */
+    const char *example;
 } mx_layer_type;
 
 struct mx_layer {
@@ -193,6 +208,8 @@ struct mx_node {
     int64_t ws_per_sample, ws_fixed;   /* workspace floats, declared by build */
     int fixed_batch;                   /* > 0: keeps state for this many samples, the most a step may run */
     float *ws;                         /* planned workspace, kept from forward to backward */
+    uint64_t ws_version;               /* the weights_version + 1 of weights derived into ws and kept
+                                        * between inference passes (Winograd's filters; 0: none) */
     void *state;                       /* per-node derived sizes (e.g. conv geometry), set by build */
     double seconds[2];                 /* time in forward and backward, when profiling */
 };
@@ -229,6 +246,7 @@ struct mx_model {
     struct mx_optimizer_config *opt;
     float *opt_mem;
     int64_t iterations;                /* optimizer steps taken */
+    int opt_lookahead;                 /* the weights sit at textbook Nesterov's look-ahead point (optimizer.c) */
     uint64_t weights_version;          /* bumped whenever weights change (folded copies follow it) */
     int profile;                       /* time every node (mx_model_profile) */
     char step_error[256];              /* set by a node that met bad data in a step (mx_node_step_error) */

@@ -198,6 +198,7 @@ int mx_graph_plan(mx_model *m, int batch, int training) {
     for (int i = 0; i < m->n_nodes; i++) {
         mx_node *n = m->nodes[i];
         n->ws = p;
+        n->ws_version = 0;
         p += round16(b * n->ws_per_sample + n->ws_fixed);
     }
     for (int i = 0; i < m->n_nodes; i++) {

@@ -304,6 +304,27 @@ static int read_inner_layer(mx_layer *l, const mx_field *f, json_t *v, mx_layer 
     return 0;
 }
 
+/* An activation with parameters Keras's names cannot carry (ours, see
+ * docs/explain.md): {"name": "softmax", "temperature": T} or
+ * {"name": "leaky_relu", "alpha": a}. */
+static int act_object_read(json_t *v, mx_act *out) {
+    const char *name = json_string_value(json_object_get(v, "name"));
+    if (!name || mx_act_parse(name, out)) return mx_fail("activation object needs a known 'name'");
+    const char *key;
+    json_t *x;
+    json_object_foreach(v, key, x) {
+        if (!strcmp(key, "name")) continue;
+        int temp = !strcmp(key, "temperature") && out->kind == MX_ACT_SOFTMAX;
+        int alpha = !strcmp(key, "alpha") && out->kind == MX_ACT_LEAKY_RELU;
+        if (!temp && !alpha) return mx_fail("activation '%s': unknown parameter '%s'", name, key);
+        if (!json_is_number(x) || (temp && !(json_number_value(x) > 0)))
+            return mx_fail("activation '%s': '%s' must be a%s number", name, key, temp ? " positive" : "");
+        if (temp) out->temperature = (float)json_number_value(x);
+        if (alpha) out->alpha = (float)json_number_value(x);
+    }
+    return 0;
+}
+
 static int read_field(mx_layer *l, const mx_field *f, json_t *v) {
     char *base = (char *)l->cfg + f->offset;
     switch (f->kind) {
@@ -373,6 +394,7 @@ static int read_field(mx_layer *l, const mx_field *f, json_t *v) {
             l->act.kind = MX_ACT_LINEAR;
             return 0;
         }
+        if (json_is_object(v)) return act_object_read(v, &l->act);
         if (!json_is_string(v) || mx_act_parse(json_string_value(v), &l->act))
             return mx_fail("activation %s%s%s is not supported", json_is_string(v) ? "'" : "",
                            json_is_string(v) ? json_string_value(v) : "(not a string)", json_is_string(v) ? "'" : "");
@@ -506,7 +528,11 @@ static json_t *write_field(const mx_layer *l, const mx_field *f) {
             json_array_append_new(a, s->dims[i] < 0 && f->kind == MX_FIELD_SHAPE ? json_null() : json_integer(s->dims[i]));
         return a;
     }
-    case MX_FIELD_ACT: return json_string(mx_act_name(l->act.kind));
+    case MX_FIELD_ACT:
+        if (!mx_act_has_params(l->act)) return json_string(mx_act_name(l->act.kind));
+        return l->act.kind == MX_ACT_SOFTMAX
+                   ? json_pack("{s:s, s:o}", "name", "softmax", "temperature", real(mx_act_temperature(l->act)))
+                   : json_pack("{s:s, s:o}", "name", mx_act_name(l->act.kind), "alpha", real(l->act.alpha));
     case MX_FIELD_INIT: return mx_init_write((const mx_init *)base);
     case MX_FIELD_REG: return reg_write((const mx_reg *)base);
     case MX_FIELD_NULL: return json_null();

@@ -142,8 +142,26 @@ static void decode(const wspec *s, const unsigned char *src, float *dst) {
     }
 }
 
+/* The bytes of shard `rel`: a file under src->dir (read into *owned, which
+ * the caller frees) or the buffer of that name; `where` names it in errors. */
+static const void *shard_bytes(const mx_shard_source *src, const char *rel, const char *origin, size_t *len,
+                               char **owned, char *where, size_t n) {
+    *owned = NULL;
+    if (src->dir) {
+        snprintf(where, n, "%s/%s", src->dir, rel);
+        return *owned = mx_read_file(where, len, (size_t)MAX_WEIGHT_BYTES);
+    }
+    snprintf(where, n, "%s: shard '%s'", origin, rel);
+    for (int i = 0; i < src->n_shards; i++)
+        if (src->shards[i].name && !strcmp(src->shards[i].name, rel)) {
+            *len = src->shards[i].size;
+            return src->shards[i].data ? src->shards[i].data : "";
+        }
+    return mx_failp("%s is missing (the manifest names it, but it was not given)", where);
+}
+
 /* all shards of a group, back to back */
-static unsigned char *read_group(json_t *paths, const char *dir, int64_t expected, const char *origin) {
+static unsigned char *read_group(json_t *paths, const mx_shard_source *src, int64_t expected, const char *origin) {
     if (!json_is_array(paths) || json_array_size(paths) == 0) return mx_failp("%s: weight group without paths", origin);
     if (expected > MAX_WEIGHT_BYTES) return mx_failp("%s: weights of %lld bytes exceed the limit", origin, (long long)expected);
     unsigned char *buf = mx_alloc((size_t)expected + 1);
@@ -157,23 +175,22 @@ static unsigned char *read_group(json_t *paths, const char *dir, int64_t expecte
             mx_free(buf);
             return mx_failp("%s: shard path %zu is not a plain relative file name", origin, i);
         }
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, rel);
+        char where[4096], *owned;
         size_t len;
-        char *data = mx_read_file(path, &len, (size_t)MAX_WEIGHT_BYTES);
+        const void *data = shard_bytes(src, rel, origin, &len, &owned, where, sizeof where);
         if (!data) {
             mx_free(buf);
             return NULL;
         }
         if ((int64_t)len > expected - off) {
-            mx_fail("%s: shards hold more bytes than the manifest's weights (%lld)", path, (long long)expected);
-            mx_free(data);
+            mx_fail("%s: shards hold more bytes than the manifest's weights (%lld)", where, (long long)expected);
+            mx_free(owned);
             mx_free(buf);
             return NULL;
         }
         memcpy(buf + off, data, len);
         off += (int64_t)len;
-        mx_free(data);
+        mx_free(owned);
     }
     if (off != expected) {
         mx_free(buf);
@@ -183,7 +200,8 @@ static unsigned char *read_group(json_t *paths, const char *dir, int64_t expecte
     return buf;
 }
 
-int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *origin, int require_all, int *n_loaded) {
+int mx_weights_read(mx_model *m, json_t *manifest, const mx_shard_source *src, const char *origin, int require_all,
+                    int *n_loaded) {
     if (!json_is_array(manifest)) return mx_fail("%s: weightsManifest must be a list", origin);
     int *loaded = mx_alloc_array((size_t)MX_MAX(m->n_params, 1), sizeof(int));
     if (!loaded) return -1;
@@ -215,7 +233,7 @@ int mx_weights_read(mx_model *m, json_t *manifest, const char *dir, const char *
                 goto done;
             }
         }
-        unsigned char *buf = read_group(json_object_get(group, "paths"), dir, total, origin);
+        unsigned char *buf = read_group(json_object_get(group, "paths"), src, total, origin);
         if (!buf) goto done;
         int64_t off = 0;
         json_array_foreach(weights, i, w) {
@@ -309,9 +327,30 @@ int mx_model_load_weights(mx_model *m, const char *path, int *loaded) {
     mx_free(text);
     if (!root) return mx_json_fail(file, &e);
     json_t *manifest = json_object_get(root, "weightsManifest");
-    int rc = manifest ? mx_weights_read(m, manifest, dir, file, 0, loaded) : mx_fail("%s: no weightsManifest", file);
+    mx_shard_source src = {dir, NULL, 0};
+    int rc = manifest ? mx_weights_read(m, manifest, &src, file, 0, loaded) : mx_fail("%s: no weightsManifest", file);
     json_decref(root);
     return rc;
+}
+
+/* model.json's text with its shards from src; origin names it in errors */
+static mx_model *model_from_text(const char *text, const char *origin, const mx_shard_source *src) {
+    json_error_t e;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+    if (!root) return (mx_json_fail(origin, &e), NULL);
+    json_t *topo = json_object_get(root, "modelTopology");
+    json_t *manifest = json_object_get(root, "weightsManifest");
+    mx_model *m = NULL;
+    if (!json_is_object(topo))
+        mx_fail("%s: no modelTopology object (is this a TF.js layers model?)", origin);
+    else if (!manifest)
+        mx_fail("%s: no weightsManifest", origin);
+    else if ((m = mx_topology_read(topo, origin, 0)) && mx_weights_read(m, manifest, src, origin, 1, NULL)) {
+        mx_model_free(m);
+        m = NULL;
+    }
+    json_decref(root);
+    return m;
 }
 
 mx_model *mx_model_load(const char *path) {
@@ -319,23 +358,18 @@ mx_model *mx_model_load(const char *path) {
     model_paths(path, dir, file, sizeof dir);
     char *text = mx_read_file(file, NULL, MAX_MODEL_JSON);
     if (!text) return NULL;
-    json_error_t e;
-    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+    mx_shard_source src = {dir, NULL, 0};
+    mx_model *m = model_from_text(text, file, &src);
     mx_free(text);
-    if (!root) return (mx_json_fail(file, &e), NULL);
-    json_t *topo = json_object_get(root, "modelTopology");
-    json_t *manifest = json_object_get(root, "weightsManifest");
-    mx_model *m = NULL;
-    if (!json_is_object(topo))
-        mx_fail("%s: no modelTopology object (is this a TF.js layers model?)", file);
-    else if (!manifest)
-        mx_fail("%s: no weightsManifest", file);
-    else if ((m = mx_topology_read(topo, file, 0)) && mx_weights_read(m, manifest, dir, file, 1, NULL)) {
-        mx_model_free(m);
-        m = NULL;
-    }
-    json_decref(root);
     return m;
+}
+
+mx_model *mx_model_load_memory(const char *json_text, const char *origin, const mx_shard *shards, int n_shards) {
+    if (!origin) origin = "model.json";
+    if (!json_text) return mx_failp("%s: no model.json text", origin);
+    if (n_shards < 0 || (n_shards > 0 && !shards)) return mx_failp("%s: invalid shard list", origin);
+    mx_shard_source src = {NULL, shards, n_shards};
+    return model_from_text(json_text, origin, &src);
 }
 
 int mx_model_save(mx_model *m, const char *dir) {

@@ -18,26 +18,33 @@ static const struct {
     {"sigmoid", MX_ACT_SIGMOID},   {"hard_sigmoid", MX_ACT_HARD_SIGMOID},
     {"tanh", MX_ACT_TANH},         {"softmax", MX_ACT_SOFTMAX},   {"softplus", MX_ACT_SOFTPLUS},
     {"softsign", MX_ACT_SOFTSIGN}, {"swish", MX_ACT_SWISH},       {"gelu", MX_ACT_GELU},
-    {"exponential", MX_ACT_EXPONENTIAL},
-    /* aliases: TF.js spellings and Keras synonyms */
+    {"exponential", MX_ACT_EXPONENTIAL}, {"heaviside", MX_ACT_HEAVISIDE},
+    /* aliases: TF.js spellings, Keras synonyms, the textbook's identity */
     {"hardSigmoid", MX_ACT_HARD_SIGMOID}, {"silu", MX_ACT_SWISH},  {"leakyRelu", MX_ACT_LEAKY_RELU},
+    {"identity", MX_ACT_LINEAR},
 };
 
 int mx_act_parse(const char *name, mx_act *out) {
     for (size_t i = 0; i < sizeof g_names / sizeof g_names[0]; i++)
         if (strcmp(g_names[i].name, name) == 0) {
-            *out = (mx_act){g_names[i].kind, g_names[i].kind == MX_ACT_LEAKY_RELU ? 0.2f : 1.0f, INFINITY, 0};
+            *out = (mx_act){g_names[i].kind, g_names[i].kind == MX_ACT_LEAKY_RELU ? 0.2f : 1.0f, INFINITY, 0, 1};
             return 0;
         }
     return -1;
 }
 
+float mx_act_temperature(mx_act a) { return a.temperature > 0 ? a.temperature : 1.0f; }
+
+int mx_act_has_params(mx_act a) {
+    return (a.kind == MX_ACT_LEAKY_RELU && a.alpha != 0.2f) || (a.kind == MX_ACT_SOFTMAX && mx_act_temperature(a) != 1);
+}
+
 mx_act mx_act_relu(float max_value, float negative_slope, float threshold) {
-    if (threshold == 0 && negative_slope == 0 && isinf(max_value)) return (mx_act){MX_ACT_RELU, 0, INFINITY, 0};
-    if (threshold == 0 && negative_slope == 0 && max_value == 6) return (mx_act){MX_ACT_RELU6, 0, INFINITY, 0};
+    if (threshold == 0 && negative_slope == 0 && isinf(max_value)) return (mx_act){MX_ACT_RELU, 0, INFINITY, 0, 1};
+    if (threshold == 0 && negative_slope == 0 && max_value == 6) return (mx_act){MX_ACT_RELU6, 0, INFINITY, 0, 1};
     if (threshold == 0 && negative_slope > 0 && isinf(max_value))
-        return (mx_act){MX_ACT_LEAKY_RELU, negative_slope, INFINITY, 0};
-    return (mx_act){MX_ACT_RELU_X, negative_slope, max_value, threshold};
+        return (mx_act){MX_ACT_LEAKY_RELU, negative_slope, INFINITY, 0, 1};
+    return (mx_act){MX_ACT_RELU_X, negative_slope, max_value, threshold, 1};
 }
 
 const char *mx_act_name(mx_act_kind kind) {
@@ -68,6 +75,7 @@ static float act1(mx_act a, float x) {
     case MX_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case MX_ACT_EXPONENTIAL: return expf(x);
     case MX_ACT_RELU_X: return x > a.threshold ? fminf(x, a.max_value) : a.alpha * (x - a.threshold);
+    case MX_ACT_HEAVISIDE: return x > 0 ? 1.0f : 0.0f;
     case MX_ACT_SOFTMAX:
     case MX_ACT_COUNT: break;
     }
@@ -82,7 +90,8 @@ int mx_act_output_grad(mx_act a) {
     case MX_ACT_SIGMOID:
     case MX_ACT_HARD_SIGMOID:
     case MX_ACT_TANH:
-    case MX_ACT_EXPONENTIAL: return 1;
+    case MX_ACT_EXPONENTIAL:
+    case MX_ACT_HEAVISIDE: return 1;
     case MX_ACT_LEAKY_RELU:
     case MX_ACT_ELU: return a.alpha > 0; /* then y > 0 exactly when x > 0 */
     default: return 0;
@@ -127,6 +136,7 @@ static float dact1(mx_act a, float x, float y) {
                x * 0.39894228040143268f * expf(-0.5f * x * x);
     case MX_ACT_EXPONENTIAL: return y;
     case MX_ACT_RELU_X: return x > a.threshold ? (x < a.max_value ? 1.0f : 0.0f) : a.alpha;
+    case MX_ACT_HEAVISIDE: return 0; /* a step: zero wherever it is differentiable */
     case MX_ACT_SOFTMAX:
     case MX_ACT_COUNT: break;
     }
@@ -141,8 +151,10 @@ typedef struct act_job {
     int accumulate;
 } act_job;
 
+/* y = softmax(x / T) per row */
 static void softmax_rows(const act_job *j, int64_t r0, int64_t r1) {
     int64_t c = j->cols;
+    float k = 1.0f / mx_act_temperature(j->a);
     for (int64_t r = r0; r < r1; r++) {
         const float *x = j->x + r * c;
         float *y = j->out + r * c;
@@ -150,7 +162,7 @@ static void softmax_rows(const act_job *j, int64_t r0, int64_t r1) {
         for (int64_t i = 1; i < c; i++) mx = x[i] > mx ? x[i] : mx;
         float s = 0;
         for (int64_t i = 0; i < c; i++) {
-            y[i] = expf(x[i] - mx);
+            y[i] = expf((x[i] - mx) * k);
             s += y[i];
         }
         float inv = 1.0f / s;
@@ -214,6 +226,10 @@ void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n) {
     }
 }
 
+void mx_act_derivative(mx_act a, const float *x, const float *y, float *d, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] = dact1(a, x[i], y[i]);
+}
+
 static void forward_range(void *p, int64_t b, int64_t e) {
     const act_job *j = p;
     if (j->a.kind == MX_ACT_SOFTMAX)
@@ -227,15 +243,16 @@ static void backward_range(void *p, int64_t b, int64_t e) {
     const float *x = j->x, *y = j->y, *dy = j->dy;
     float *dx = j->out;
     if (j->a.kind == MX_ACT_SOFTMAX) {
-        /* dx = y * (dy - sum(dy * y)) per row; b, e count rows */
+        /* dx = y * (dy - sum(dy * y)) / T per row; b, e count rows */
         int64_t c = j->cols;
+        float k = 1.0f / mx_act_temperature(j->a);
         for (int64_t r = b; r < e; r++) {
             const float *yr = y + r * c, *dyr = dy + r * c;
             float *dxr = dx + r * c;
             float dot = 0;
             for (int64_t i = 0; i < c; i++) dot += dyr[i] * yr[i];
             for (int64_t i = 0; i < c; i++) {
-                float g = yr[i] * (dyr[i] - dot);
+                float g = yr[i] * (dyr[i] - dot) * k;
                 dxr[i] = j->accumulate ? dxr[i] + g : g;
             }
         }

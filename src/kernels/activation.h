@@ -23,6 +23,8 @@ typedef enum mx_act_kind {
     MX_ACT_GELU,         /* exact (erf) form, Keras default approximate=False */
     MX_ACT_EXPONENTIAL,
     MX_ACT_RELU_X,       /* Keras's ReLU layer: x > threshold ? min(x, max_value) : alpha (x - threshold) */
+    /* textbook pieces that Keras lacks (names of our own, docs/explain.md) */
+    MX_ACT_HEAVISIDE,    /* "heaviside": 1 for x > 0, else 0; derivative 0 (undefined at 0) */
     MX_ACT_COUNT
 } mx_act_kind;
 
@@ -30,15 +32,22 @@ typedef struct mx_act {
     mx_act_kind kind;
     float alpha;              /* leaky_relu and ReLU-layer slope, elu alpha */
     float max_value, threshold; /* MX_ACT_RELU_X */
+    float temperature;        /* softmax(x / T); mx_act_parse sets 1, 0 is read as 1 */
 } mx_act;
 
 /* Keras's ReLU(max_value, negative_slope, threshold) as the simplest kind
  * that computes it (relu, relu6, leaky_relu or the general form). */
 mx_act mx_act_relu(float max_value, float negative_slope, float threshold);
 
-/* Parse a Keras activation name; -1 if unknown. */
+/* Parse a Keras activation name ("identity" is also "linear"); -1 if unknown. */
 int mx_act_parse(const char *name, mx_act *out);
 const char *mx_act_name(mx_act_kind kind);
+/* The softmax temperature T (1 unless set). */
+float mx_act_temperature(mx_act a);
+/* Whether the activation has parameters beyond what its name gives (a
+ * leaky_relu slope other than 0.2, a softmax temperature other than 1):
+ * configs then write it as {"name": ..., "alpha"/"temperature": ...}. */
+int mx_act_has_params(mx_act a);
 
 /* f'(x) follows from y = f(x) alone (ReLU, sigmoid, tanh, ...): the
  * activation may then run in place, without keeping x. */
@@ -54,6 +63,9 @@ void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n);
 /* dx = f'(x) * dy for n values on the calling thread; not softmax. Reads x
  * only where mx_act_output_grad does not hold; dx may be any of the inputs. */
 void mx_act_grad_eltwise(mx_act a, const float *x, const float *y, const float *dy, float *dx, int64_t n);
+/* d = f'(x) elementwise from x and y = f(x) (not softmax): the factor the
+ * backward pass multiplies by, for traces that show it. */
+void mx_act_derivative(mx_act a, const float *x, const float *y, float *d, int64_t n);
 /* dx (=|+=) f'(x) * dy, using x and/or y = f(x) as the function needs
  * (only y when mx_act_output_grad holds; dx may then be dy, in place). */
 void mx_act_backward(mx_act a, const float *x, const float *y, const float *dy, float *dx,

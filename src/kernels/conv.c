@@ -94,6 +94,40 @@ void mx_col2im(const mx_conv_geom *g, const float *dcol, float *dx, int batch, i
 
 int mx_conv_direct_ok(const mx_conv_geom *g) { return g->kdim <= MX_CONV_DIRECT_KDIM && g->f % MX_VL == 0; }
 
+/* Filters per block: 32 (8 vectors of 128 bits, 4 of 256, 2 of 512), so the
+ * accumulators and the broadcast input stay within 16 registers and each
+ * tap's loop runs once per 32 filters rather than once per 2 vectors. */
+#define DIRECT_NV (MX_VL >= 4 ? 32 / MX_VL : 8)
+
+/* One pixel's filters [fb, fb + nv * MX_VL) over the taps [ky0, ky1) x
+ * [kx0, kx1) inside the image, starting from the bias, in (ky, kx, channel)
+ * order. nv is a constant at each call: acc stays in registers. */
+static inline __attribute__((always_inline)) void direct_pixel(const conv_job *j, const float *img, int64_t y0,
+                                                               int64_t x0, int ky0, int ky1, int kx0, int kx1,
+                                                               int64_t fb, const int nv, float *z, float *out,
+                                                               int relu) {
+    const mx_conv_geom *g = j->g;
+    const int64_t c = g->c, f = g->f;
+    mx_vf acc[DIRECT_NV];
+    for (int v = 0; v < nv; v++) acc[v] = j->bias ? mx_vload(j->bias + fb + v * MX_VL) : mx_vset1(0);
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *row = img + (y0 + ky * g->dh) * g->w * c;
+        for (int kx = kx0; kx < kx1; kx++) {
+            const float *xp = row + (x0 + kx * g->dw) * c;
+            const float *wp = j->w + ((ky * g->kw + kx) * c) * f + fb;
+            for (int64_t ch = 0; ch < c; ch++, wp += f) {
+                const mx_vf xv = mx_vset1(xp[ch]);
+                for (int v = 0; v < nv; v++) acc[v] += xv * mx_vload(wp + v * MX_VL);
+            }
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        if (out != z) mx_vstore(z + fb + v * MX_VL, acc[v]); /* z keeps the sums */
+        if (relu) acc[v] = mx_vmax(acc[v], mx_vset1(0)); /* the common case, in registers */
+        mx_vstore(out + fb + v * MX_VL, acc[v]);
+    }
+}
+
 static void direct_rows(void *p, int64_t r0, int64_t r1) {
     const conv_job *j = p;
     const mx_conv_geom *g = j->g;
@@ -113,33 +147,10 @@ static void direct_rows(void *p, int64_t r0, int64_t r1) {
             while (kx1 > kx0 && x0 + (kx1 - 1) * g->dw >= g->w) kx1--;
             float *z = j->z + ((b * g->oh + oy) * g->ow + ox) * f;
             float *out = relu ? j->out + (z - j->z) : z;
-            for (int64_t fb = 0; fb < f; fb += 2 * MX_VL) {
-                const int two = fb + 2 * MX_VL <= f;
-                mx_vf a0 = j->bias ? mx_vload(j->bias + fb) : mx_vset1(0);
-                mx_vf a1 = j->bias && two ? mx_vload(j->bias + fb + MX_VL) : mx_vset1(0);
-                for (int ky = ky0; ky < ky1; ky++) {
-                    const float *row = img + (y0 + ky * g->dh) * g->w * c;
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float *xp = row + (x0 + kx * g->dw) * c;
-                        const float *wp = j->w + ((ky * g->kw + kx) * c) * f + fb;
-                        for (int64_t ch = 0; ch < c; ch++, wp += f) {
-                            mx_vf v = mx_vset1(xp[ch]);
-                            a0 += v * mx_vload(wp);
-                            if (two) a1 += v * mx_vload(wp + MX_VL);
-                        }
-                    }
-                }
-                if (out != z) { /* z keeps the sums */
-                    mx_vstore(z + fb, a0);
-                    if (two) mx_vstore(z + fb + MX_VL, a1);
-                }
-                if (relu) { /* the common case, in registers */
-                    a0 = mx_vmax(a0, mx_vset1(0));
-                    a1 = mx_vmax(a1, mx_vset1(0));
-                }
-                mx_vstore(out + fb, a0);
-                if (two) mx_vstore(out + fb + MX_VL, a1);
-            }
+            int64_t fb = 0;
+            for (; fb + DIRECT_NV * MX_VL <= f; fb += DIRECT_NV * MX_VL)
+                direct_pixel(j, img, y0, x0, ky0, ky1, kx0, kx1, fb, DIRECT_NV, z, out, relu);
+            for (; fb < f; fb += MX_VL) direct_pixel(j, img, y0, x0, ky0, ky1, kx0, kx1, fb, 1, z, out, relu);
         }
         if (j->out && !relu) { /* the row's activation in one pass */
             float *z = j->z + (b * g->oh + oy) * g->ow * f;

@@ -34,15 +34,20 @@ void mx_conv_direct(const mx_conv_geom *g, const float *x, const float *w, const
 int mx_winograd_ok(const mx_conv_geom *g);
 int64_t mx_winograd_ws_fixed(const mx_conv_geom *g);
 int64_t mx_winograd_ws_per_sample(const mx_conv_geom *g);
-/* z (batch, oh, ow, f) = conv(x, w) + bias; out = act(z) when out is given
- * (elementwise act, out may be z). */
-void mx_winograd_forward(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
-                         float *z, float *out, float *ws, int batch);
+/* The transformed filters of w (3, 3, c, f) into the start of the workspace,
+ * where the forward passes read them: made once for many inference passes
+ * (at batch 1 they cost as much as the convolution). The backward pass
+ * overwrites them. */
+void mx_winograd_filters(const mx_conv_geom *g, const float *w, float *ws);
+/* z (batch, oh, ow, f) = conv(x, w) + bias with the filters in ws; out =
+ * act(z) when out is given (elementwise act, out may be z). */
+void mx_winograd_forward(const mx_conv_geom *g, const float *x, const float *bias, mx_act act, float *z, float *out,
+                         float *ws, int batch);
 /* The same followed by 2x2 max pooling (stride 2, valid) in one pass: pooled
  * (batch, oh/2, ow/2, f) = act(max over each window of conv + bias). act
  * must be non-decreasing, so that it commutes with max. */
-void mx_winograd_forward_pool2(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
-                               float *pooled, float *ws, int batch);
+void mx_winograd_forward_pool2(const mx_conv_geom *g, const float *x, const float *bias, mx_act act, float *pooled,
+                               float *ws, int batch);
 /* dw (3, 3, c, f) (=|+=) the weight gradient for dz; the workspace must
  * still hold the transformed input of the last forward pass. */
 void mx_winograd_weight_grad(const mx_conv_geom *g, const float *dz, float *dw, int accumulate, float *ws, int batch);

@@ -205,26 +205,28 @@ static void wino_task(void *p, int ith, int nth) {
     }
 }
 
-static void run(const wino *q, const float *x, const float *w, const out_spec *o, float *ws, int batch) {
+/* with the transformed filters U at the start of ws */
+static void run(const wino *q, const float *x, const out_spec *o, float *ws, int batch) {
     float *u = ws, *v = ws + 25 * q->c * q->f;
-    filter_transform(w, q->c, q->f, u);
     int64_t total = batch * q->tiles;
     wino_job j = {q, x, u, v, v + 16 * total * q->c, total, *o};
     mx_parallel(wino_task, &j);
 }
 
-void mx_winograd_forward(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
-                         float *z, float *out, float *ws, int batch) {
+void mx_winograd_filters(const mx_conv_geom *g, const float *w, float *ws) { filter_transform(w, g->c, g->f, ws); }
+
+void mx_winograd_forward(const mx_conv_geom *g, const float *x, const float *bias, mx_act act, float *z, float *out,
+                         float *ws, int batch) {
     wino q = forward_of(g);
     out_spec o = {bias, act, z, out, 0, NULL};
-    run(&q, x, w, &o, ws, batch);
+    run(&q, x, &o, ws, batch);
 }
 
-void mx_winograd_forward_pool2(const mx_conv_geom *g, const float *x, const float *w, const float *bias, mx_act act,
-                               float *pooled, float *ws, int batch) {
+void mx_winograd_forward_pool2(const mx_conv_geom *g, const float *x, const float *bias, mx_act act, float *pooled,
+                               float *ws, int batch) {
     wino q = forward_of(g);
     out_spec o = {bias, act, NULL, NULL, 0, pooled};
-    run(&q, x, w, &o, ws, batch);
+    run(&q, x, &o, ws, batch);
 }
 
 void mx_winograd_backward_data(const mx_conv_geom *g, const float *dz, const float *w, float *dx, int accumulate,
@@ -237,7 +239,8 @@ void mx_winograd_backward_data(const mx_conv_geom *g, const float *dz, const flo
                 for (int64_t fi = 0; fi < g->f; fi++)
                     flipped[((ky * 3 + kx) * g->f + fi) * g->c + ci] = w[(((2 - ky) * 3 + 2 - kx) * g->c + ci) * g->f + fi];
     out_spec o = {NULL, {.kind = MX_ACT_LINEAR}, dx, NULL, accumulate, NULL};
-    run(&q, dz, flipped, &o, ws, batch);
+    filter_transform(flipped, q.c, q.f, ws);
+    run(&q, dz, &o, ws, batch);
 }
 
 /* ---- weight gradient: the forward pass transposed. With M = V U and

@@ -22,6 +22,7 @@ const mx_layer_type mx_layer_activation = {
     .build = activation_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+    .example = "{\"input\": [5], \"config\": {\"activation\": \"sigmoid\"}}",
 };
 
 extern const mx_layer_type mx_layer_relu, mx_layer_leaky_relu;

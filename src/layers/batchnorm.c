@@ -248,6 +248,17 @@ static void bn_backward(mx_node *n, const mx_exec *ex) {
     mx_parallel_for(j.rows, 256, dx_rows, &j);
 }
 
+static void bn_explain_params(const mx_node *n, mx_text *t) {
+    const bn_cfg *cf = n->layer->cfg;
+    long long c = ((const bn_state *)n->state)->c;
+    int tr = cf->scale + cf->center;
+    mx_text_add(t, "%d * c = %d * %lld = %lld: ", tr + 2, tr + 2, c, (tr + 2) * c);
+    if (tr)
+        mx_text_add(t, "%s%s%s trainable (%d * %lld = %lld), ", cf->scale ? "gamma" : "", tr == 2 ? " and " : "",
+                    cf->center ? "beta" : "", tr, c, tr * c);
+    mx_text_add(t, "moving_mean and moving_variance non-trainable (2 * %lld = %lld)", c, 2 * c);
+}
+
 const mx_layer_type mx_layer_batch_normalization = {
     .class_name = "BatchNormalization",
     .fields = bn_fields,
@@ -257,4 +268,6 @@ const mx_layer_type mx_layer_batch_normalization = {
     .build = bn_build,
     .forward = bn_forward,
     .backward = bn_backward,
+    .explain_params = bn_explain_params,
+    .example = "{\"input\": [4], \"batch\": 5, \"config\": {}}",
 };

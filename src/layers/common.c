@@ -64,3 +64,27 @@ int mx_conv_set_output(mx_node *n, const mx_conv_geom *g) {
     od[in->rank - 1] = g->f;
     return mx_node_set_output(n, 0, in->rank, od);
 }
+
+/* One axis: out = floor((in + pb + pa - ek) / s) + 1 with ek = d (k - 1) + 1. */
+static void window_axis(mx_text *t, const char *axis, int64_t in, int k, int s, int d, int pb, int64_t out, int same) {
+    long long ek = (long long)(k - 1) * d + 1;
+    char ks[64];
+    if (d > 1)
+        snprintf(ks, sizeof ks, "(%d*(%d - 1) + 1)", d, k);
+    else
+        snprintf(ks, sizeof ks, "%d", k);
+    if (same) {
+        long long total = (long long)(out - 1) * s + ek - in;
+        if (total < 0) total = 0;
+        mx_text_add(t, "%s ceil(%lld / %d) = %lld ('same': padding max((%lld - 1)*%d + %lld - %lld, 0) = %lld, %d before, %lld after)",
+                    axis, (long long)in, s, (long long)out, (long long)out, s, ek, (long long)in, total, pb, total - pb);
+        return;
+    }
+    mx_text_add(t, "%s floor((%lld + 2*0 - %s) / %d) + 1 = %lld", axis, (long long)in, ks, s, (long long)out);
+}
+
+void mx_explain_window_shape(const mx_conv_geom *g, int same, mx_text *t) {
+    window_axis(t, "height", g->h, g->kh, g->sh, g->dh, g->pad_top, g->oh, same);
+    mx_text_add(t, ", ");
+    window_axis(t, "width", g->w, g->kw, g->sw, g->dw, g->pad_left, g->ow, same);
+}

@@ -31,6 +31,11 @@ int mx_conv_set_output(mx_node *n, const mx_conv_geom *g);
 int mx_is_recurrent(const mx_layer *l);
 void mx_rnn_reverse(mx_layer *l);
 
+/* Explanations of a window's output size along both axes, with numbers:
+ * "height floor((28 + 2*0 - 5) / 1) + 1 = 24, width ..." ('valid'), or the
+ * 'same' rule ceil(in / s) with the padding it implies. */
+void mx_explain_window_shape(const mx_conv_geom *g, int same, mx_text *t);
+
 /* z = in[0] and its gradient back: layers that only reinterpret the shape
  * (Flatten, Reshape) or whose whole work is the fused activation. */
 void mx_copy_forward(mx_node *n, const mx_exec *ex);

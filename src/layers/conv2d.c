@@ -86,6 +86,16 @@ static int conv2d_build(mx_node *n) {
     return mx_conv_set_output(n, g);
 }
 
+/* Winograd's transformed filters in the workspace: made again only when the
+ * weights changed or the workspace is new; training makes them every step
+ * (the weights change, and the backward pass reuses the space). */
+static void winograd_filters(mx_node *n, const float *w, int training) {
+    const conv_state *st = n->state;
+    const uint64_t version = n->layer->model->weights_version + 1;
+    if (training || n->ws_version != version) mx_winograd_filters(&st->g, w, n->ws);
+    n->ws_version = training ? 0 : version;
+}
+
 /* Inference with the 2x2 max pooling that follows done here: one image at a
  * time per thread, so its full-size output is pooled while still in cache. */
 typedef struct pooled_job {
@@ -117,11 +127,11 @@ static void pooled_range(void *p, int64_t b0, int64_t b1) {
     }
 }
 
-static void forward_pooled(const mx_node *n, const float *w, const float *bias, int batch) {
+static void forward_pooled(mx_node *n, const float *w, const float *bias, int batch) {
     const conv_state *st = n->state;
     if (st->path == CONV_WINOGRAD) {
-        mx_winograd_forward_pool2(&st->g, n->in[0]->data, w, bias, n->layer->act, n->pool_into->z->data, n->ws,
-                                  batch);
+        winograd_filters(n, w, 0);
+        mx_winograd_forward_pool2(&st->g, n->in[0]->data, bias, n->layer->act, n->pool_into->z->data, n->ws, batch);
         return;
     }
     pooled_job j = {n, w, bias};
@@ -141,7 +151,8 @@ static void conv2d_forward(mx_node *n, const mx_exec *ex) {
         return;
     }
     if (st->path == CONV_WINOGRAD) {
-        mx_winograd_forward(g, n->in[0]->data, fz.w, fz.bias, fz.act, fz.z, fz.out, n->ws, images);
+        winograd_filters(n, fz.w, ex->training);
+        mx_winograd_forward(g, n->in[0]->data, fz.bias, fz.act, fz.z, fz.out, n->ws, images);
         return;
     }
     if (st->path == CONV_DIRECT && !ex->training) { /* training keeps im2col's columns for dW */
@@ -193,6 +204,29 @@ static void conv2d_backward(mx_node *n, const mx_exec *ex) {
     }
 }
 
+static int conv2d_window(const mx_node *n, mx_conv_geom *g) {
+    *g = ((const conv_state *)n->state)->g;
+    return 0;
+}
+
+static void conv2d_explain_params(const mx_node *n, mx_text *t) {
+    const conv2d_cfg *c = n->layer->cfg;
+    const mx_conv_geom *g = &((const conv_state *)n->state)->g;
+    long long k = (long long)g->kh * g->kw * g->c;
+    if (c->use_bias)
+        mx_text_add(t, "(kh*kw*cin + 1) * filters = (%d*%d*%lld + 1) * %lld = %lld", g->kh, g->kw, (long long)g->c,
+                    (long long)g->f, (k + 1) * g->f);
+    else
+        mx_text_add(t, "kh*kw*cin * filters = %d*%d*%lld * %lld = %lld", g->kh, g->kw, (long long)g->c, (long long)g->f,
+                    k * g->f);
+}
+
+static void conv2d_explain_shape(const mx_node *n, mx_text *t) {
+    const conv2d_cfg *c = n->layer->cfg;
+    mx_explain_window_shape(&((const conv_state *)n->state)->g, c->padding == MX_PAD_SAME, t);
+    mx_text_add(t, ", channels = filters = %d", c->filters);
+}
+
 const mx_layer_type mx_layer_conv2d = {
     .class_name = "Conv2D",
     .fields = conv2d_fields,
@@ -206,4 +240,8 @@ const mx_layer_type mx_layer_conv2d = {
     .forward = conv2d_forward,
     .backward = conv2d_backward,
     .can_pool = conv2d_can_pool,
+    .window = conv2d_window,
+    .explain_params = conv2d_explain_params,
+    .explain_shape = conv2d_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"filters\": 3, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\"}}",
 };

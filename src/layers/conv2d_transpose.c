@@ -142,4 +142,5 @@ const mx_layer_type mx_layer_conv2d_transpose = {
     .build = deconv_build,
     .forward = deconv_forward,
     .backward = deconv_backward,
+    .example = "{\"input\": [3, 3, 2], \"config\": {\"filters\": 2, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\"}}",
 };

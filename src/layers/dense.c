@@ -65,6 +65,20 @@ static void dense_backward(mx_node *n, const mx_exec *ex) {
         mx_gemm(0, 1, rows, k, c->units, dz, c->units, w->data, c->units, in->grad, k, n->in_acc[0]);
 }
 
+static void dense_explain_params(const mx_node *n, mx_text *t) {
+    const dense_cfg *c = n->layer->cfg;
+    long long k = n->in[0]->dims[n->in[0]->rank - 1], u = c->units;
+    if (c->use_bias)
+        mx_text_add(t, "(in + 1) * units = (%lld + 1) * %lld = %lld", k, u, (k + 1) * u);
+    else
+        mx_text_add(t, "in * units = %lld * %lld = %lld", k, u, k * u);
+}
+
+static void dense_explain_shape(const mx_node *n, mx_text *t) {
+    const dense_cfg *c = n->layer->cfg;
+    mx_text_add(t, "the last axis %lld becomes units = %d", (long long)n->in[0]->dims[n->in[0]->rank - 1], c->units);
+}
+
 const mx_layer_type mx_layer_dense = {
     .class_name = "Dense",
     .fields = dense_fields,
@@ -77,4 +91,7 @@ const mx_layer_type mx_layer_dense = {
     .build = dense_build,
     .forward = dense_forward,
     .backward = dense_backward,
+    .explain_params = dense_explain_params,
+    .explain_shape = dense_explain_shape,
+    .example = "{\"input\": [3], \"config\": {\"units\": 2, \"activation\": \"tanh\"}}",
 };

@@ -121,6 +121,41 @@ static void dw_backward(mx_node *n, const mx_exec *ex) {
     if (n->in[0]->grad) mx_depthwise_backward_data(&s->g, dm, dz, s->dw->data, n->in[0]->grad, n->in_acc[0], images);
 }
 
+static int dw_window(const mx_node *n, mx_conv_geom *g) {
+    *g = ((const dw_state *)n->state)->g;
+    return 0;
+}
+
+static void dw_explain_params(const mx_node *n, mx_text *t) {
+    const dw_cfg *cf = n->layer->cfg;
+    const mx_conv_geom *g = &((const dw_state *)n->state)->g;
+    long long c = g->c, dm = cf->depth_multiplier, dwk = (long long)g->kh * g->kw * c * dm;
+    int b = cf->use_bias;
+    if (cf->filters > 0) { /* depthwise kernel, pointwise kernel, bias of the filters */
+        long long f = cf->filters;
+        mx_text_add(t, "kh*kw*cin*depth_multiplier + cin*depth_multiplier*filters%s = %d*%d*%lld*%lld + %lld*%lld*%lld",
+                    b ? " + filters" : "", g->kh, g->kw, c, dm, c, dm, f);
+        if (b) mx_text_add(t, " + %lld", f);
+        mx_text_add(t, " = %lld", dwk + c * dm * f + (b ? f : 0));
+        return;
+    }
+    mx_text_add(t, "kh*kw*cin*depth_multiplier%s = %d*%d*%lld*%lld", b ? " + cin*depth_multiplier" : "", g->kh, g->kw,
+                c, dm);
+    if (b) mx_text_add(t, " + %lld*%lld", c, dm);
+    mx_text_add(t, " = %lld", dwk + (b ? c * dm : 0));
+}
+
+static void dw_explain_shape(const mx_node *n, mx_text *t) {
+    const dw_cfg *cf = n->layer->cfg;
+    const mx_conv_geom *g = &((const dw_state *)n->state)->g;
+    mx_explain_window_shape(g, cf->padding == MX_PAD_SAME, t);
+    if (cf->filters > 0)
+        mx_text_add(t, ", channels = filters = %d", cf->filters);
+    else
+        mx_text_add(t, ", channels = cin*depth_multiplier = %lld*%d = %lld", (long long)g->c, cf->depth_multiplier,
+                    (long long)g->f);
+}
+
 const mx_layer_type mx_layer_depthwise_conv2d = {
     .class_name = "DepthwiseConv2D",
     .fields = depthwise_fields,
@@ -133,6 +168,10 @@ const mx_layer_type mx_layer_depthwise_conv2d = {
     .build = dw_build,
     .forward = dw_forward,
     .backward = dw_backward,
+    .window = dw_window,
+    .explain_params = dw_explain_params,
+    .explain_shape = dw_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"kernel_size\": 3, \"depth_multiplier\": 2}}",
 };
 
 const mx_layer_type mx_layer_separable_conv2d = {
@@ -146,4 +185,8 @@ const mx_layer_type mx_layer_separable_conv2d = {
     .build = dw_build,
     .forward = dw_forward,
     .backward = dw_backward,
+    .window = dw_window,
+    .explain_params = dw_explain_params,
+    .explain_shape = dw_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"filters\": 3, \"kernel_size\": 3, \"padding\": \"same\"}}",
 };

@@ -85,4 +85,5 @@ const mx_layer_type mx_layer_dropout = {
     .build = dropout_build,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .example = "{\"input\": [6], \"config\": {\"rate\": 0.5}}",
 };

@@ -105,4 +105,6 @@ const mx_layer_type mx_layer_embedding = {
     .build = embedding_build,
     .forward = embedding_forward,
     .backward = embedding_backward,
+    /* indices mid-way between integers mostly, so finite steps keep them */
+    .example = "{\"input\": [4], \"range\": [0.01, 4.99], \"config\": {\"input_dim\": 5, \"output_dim\": 3}}",
 };

@@ -96,6 +96,7 @@ static void ew_backward(mx_node *n, const mx_exec *ex) {
         .build = buildfn,                                                                                              \
         .forward = ew_forward,                                                                                         \
         .backward = ew_backward,                                                                                       \
+        .example = "{\"input\": [3], \"inputs\": 2, \"config\": {}}",                                                \
     }
 
 ELEMENTWISE(mx_layer_add, "Add", 2, MX_MAX_INPUTS, same_shapes);
@@ -193,6 +194,15 @@ static void concat_backward(mx_node *n, const mx_exec *ex) {
     mx_parallel_for(ex->batch * ((concat_state *)n->state)->outer, 64, concat_rows, &j);
 }
 
+static void concat_explain_shape(const mx_node *n, mx_text *t) {
+    const concat_cfg *c = n->layer->cfg;
+    long long ax = c->axis.dims[0];
+    int a = (int)(ax < 0 ? ax + n->in[0]->rank : ax - 1); /* without the batch axis */
+    mx_text_add(t, "axis %lld: ", ax);
+    for (int k = 0; k < n->n_in; k++) mx_text_add(t, "%s%lld", k ? " + " : "", (long long)n->in[k]->dims[a]);
+    mx_text_add(t, " = %lld, other axes unchanged", (long long)n->out[0]->dims[a]);
+}
+
 const mx_layer_type mx_layer_concatenate = {
     .class_name = "Concatenate",
     .fields = concat_fields,
@@ -202,4 +212,6 @@ const mx_layer_type mx_layer_concatenate = {
     .build = concat_build,
     .forward = concat_forward,
     .backward = concat_backward,
+    .explain_shape = concat_explain_shape,
+    .example = "{\"input\": [3], \"inputs\": 2, \"config\": {}}",
 };

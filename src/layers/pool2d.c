@@ -212,6 +212,21 @@ static void avg_backward(mx_node *n, const mx_exec *ex) {
     mx_parallel_for(ex->batch, 1, avg_backward_range, &j);
 }
 
+static int pool_window(const mx_node *n, mx_conv_geom *out) {
+    const pool_geom *g = n->state;
+    *out = (mx_conv_geom){.h = g->h, .w = g->w, .c = g->c, .oh = g->oh, .ow = g->ow, .f = g->c, .kh = g->ph,
+                          .kw = g->pw, .sh = g->sh, .sw = g->sw, .dh = 1, .dw = 1, .pad_top = g->pad_top,
+                          .pad_left = g->pad_left, .kdim = (int64_t)g->ph * g->pw};
+    return 0;
+}
+
+static void pool_explain_shape(const mx_node *n, mx_text *t) {
+    mx_conv_geom g;
+    pool_window(n, &g);
+    mx_explain_window_shape(&g, ((const pool_cfg *)n->layer->cfg)->padding == MX_PAD_SAME, t);
+    mx_text_add(t, ", channels unchanged = %lld", (long long)g.c);
+}
+
 const mx_layer_type mx_layer_max_pooling2d = {
     .class_name = "MaxPooling2D",
     .fields = pool_fields,
@@ -221,6 +236,9 @@ const mx_layer_type mx_layer_max_pooling2d = {
     .build = pool_build,
     .forward = max_forward,
     .backward = max_backward,
+    .window = pool_window,
+    .explain_shape = pool_explain_shape,
+    .example = "{\"input\": [4, 4, 2], \"config\": {\"pool_size\": 2}}",
 };
 
 const mx_layer_type mx_layer_average_pooling2d = {
@@ -232,4 +250,7 @@ const mx_layer_type mx_layer_average_pooling2d = {
     .build = pool_build,
     .forward = avg_forward,
     .backward = avg_backward,
+    .window = pool_window,
+    .explain_shape = pool_explain_shape,
+    .example = "{\"input\": [5, 5, 2], \"config\": {\"pool_size\": 2, \"padding\": \"same\"}}",
 };

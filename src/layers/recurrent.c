@@ -231,7 +231,7 @@ static void rnn_forward(mx_node *n, const mx_exec *ex) {
     }
     /* g (T B, G) = xs W + b: every step's input projection at once */
     const float *bias = c->use_bias ? param(n, 2) : NULL;
-    mx_gemm_epilogue epi = {bias, {MX_ACT_LINEAR, 0, 0, 0}, NULL};
+    mx_gemm_epilogue epi = {bias, {.kind = MX_ACT_LINEAR}, NULL};
     mx_gemm_ex(0, 0, T * B, G, I, b.xs, I, param(n, 0), G, b.g, G, 0, &epi);
     /* initial states: given as inputs, kept from the last batch, or zeros */
     for (int k = 0; k < st->n_states; k++) {
@@ -429,13 +429,16 @@ void mx_rnn_reverse(mx_layer *l) {
     c->go_backwards = !c->go_backwards;
 }
 
-#define RNN_TYPE(cls, fields_, init)                                                                                \
+#define RNN_TYPE(cls, fields_, init, example_)                                                                      \
     {                                                                                                              \
         .class_name = cls, .fields = fields_, .cfg_size = sizeof(rnn_cfg), .min_inputs = 1, .max_inputs = 3,        \
         .build = rnn_build, .forward = rnn_forward, .backward = rnn_backward, .after_init = init,                  \
-        .persistent = rnn_persistent,                                                                              \
+        .persistent = rnn_persistent, .example = example_,                                                         \
     }
 
-const mx_layer_type mx_layer_simple_rnn = RNN_TYPE("SimpleRNN", simple_rnn_fields, NULL);
-const mx_layer_type mx_layer_lstm = RNN_TYPE("LSTM", lstm_fields, lstm_after_init);
-const mx_layer_type mx_layer_gru = RNN_TYPE("GRU", gru_fields, NULL);
+const mx_layer_type mx_layer_simple_rnn =
+    RNN_TYPE("SimpleRNN", simple_rnn_fields, NULL, "{\"input\": [3, 2], \"config\": {\"units\": 3}}");
+const mx_layer_type mx_layer_lstm = RNN_TYPE("LSTM", lstm_fields, lstm_after_init,
+                                             "{\"input\": [3, 2], \"config\": {\"units\": 2, \"return_sequences\": true}}");
+const mx_layer_type mx_layer_gru =
+    RNN_TYPE("GRU", gru_fields, NULL, "{\"input\": [3, 2], \"config\": {\"units\": 2, \"go_backwards\": true}}");

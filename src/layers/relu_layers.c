@@ -39,6 +39,7 @@ const mx_layer_type mx_layer_relu = {
     .build = relu_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+    .example = "{\"input\": [5], \"config\": {\"negative_slope\": 0.1}}",
 };
 
 typedef struct leaky_cfg {
@@ -54,7 +55,7 @@ static const mx_field leaky_fields[] = {
 
 static int leaky_build(mx_node *n) {
     leaky_cfg *c = n->layer->cfg;
-    n->layer->act = (mx_act){MX_ACT_LEAKY_RELU, c->alpha, INFINITY, 0};
+    n->layer->act = (mx_act){MX_ACT_LEAKY_RELU, c->alpha, INFINITY, 0, 1};
     return mx_node_set_output(n, 0, n->in[0]->rank, n->in[0]->dims);
 }
 
@@ -67,6 +68,7 @@ const mx_layer_type mx_layer_leaky_relu = {
     .build = leaky_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+    .example = "{\"input\": [5], \"config\": {\"alpha\": 0.2}}",
 };
 
 /* ---- Softmax over any axis: (outer, n, inner) with the axis in the middle ---- */
@@ -162,6 +164,7 @@ const mx_layer_type mx_layer_softmax = {
     .build = softmax_build,
     .forward = softmax_forward,
     .backward = softmax_backward,
+    .example = "{\"input\": [4], \"config\": {}}",
 };
 
 /* ---- PReLU: y = x > 0 ? x : alpha x, alpha of shape input with the shared
@@ -249,6 +252,20 @@ static void prelu_backward(mx_node *n, const mx_exec *ex) {
         }
 }
 
+static void prelu_explain_params(const mx_node *n, mx_text *t) {
+    const prelu_cfg *c = n->layer->cfg;
+    const prelu_state *s = n->state;
+    mx_text_add(t, "alpha has the input's shape ");
+    mx_text_product(t, s->rank, s->dims);
+    if (c->shared_axes.rank > 0) {
+        mx_text_add(t, " with shared_axes");
+        for (int i = 0; i < c->shared_axes.rank; i++) mx_text_add(t, "%s %lld", i ? "," : "", c->shared_axes.dims[i]);
+        mx_text_add(t, " set to 1: ");
+        mx_text_product(t, s->rank, s->adims);
+    }
+    mx_text_add(t, " = %lld", (long long)s->asize);
+}
+
 const mx_layer_type mx_layer_prelu = {
     .class_name = "PReLU",
     .fields = prelu_fields,
@@ -258,4 +275,6 @@ const mx_layer_type mx_layer_prelu = {
     .build = prelu_build,
     .forward = prelu_forward,
     .backward = prelu_backward,
+    .explain_params = prelu_explain_params,
+    .example = "{\"input\": [2, 2, 2], \"config\": {\"alpha_initializer\": {\"class_name\": \"Constant\", \"config\": {\"value\": 0.25}}}}",
 };

@@ -59,6 +59,12 @@ static int reshape_build(mx_node *n) {
     return mx_node_set_output(n, 0, t->rank, d);
 }
 
+static void flatten_explain_shape(const mx_node *n, mx_text *t) {
+    mx_text_add(t, "all values of a sample in one axis: ");
+    mx_text_product(t, n->in[0]->rank, n->in[0]->dims);
+    mx_text_add(t, " = %lld", (long long)n->in[0]->size);
+}
+
 const mx_layer_type mx_layer_flatten = {
     .class_name = "Flatten",
     .fields = flatten_fields,
@@ -68,6 +74,8 @@ const mx_layer_type mx_layer_flatten = {
     .build = flatten_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+    .explain_shape = flatten_explain_shape,
+    .example = "{\"input\": [2, 2, 2], \"config\": {}}",
 };
 
 const mx_layer_type mx_layer_reshape = {
@@ -79,6 +87,7 @@ const mx_layer_type mx_layer_reshape = {
     .build = reshape_build,
     .forward = mx_copy_forward,
     .backward = mx_copy_backward,
+    .example = "{\"input\": [6], \"config\": {\"target_shape\": [2, 3]}}",
 };
 
 /* ---- Permute: dims is a permutation of the non-batch axes (1-based) ---- */
@@ -156,6 +165,7 @@ const mx_layer_type mx_layer_permute = {
     .build = permute_build,
     .forward = permute_forward,
     .backward = permute_backward,
+    .example = "{\"input\": [2, 3], \"config\": {\"dims\": [2, 1]}}",
 };
 
 /* ---- RepeatVector: (F) to (n, F) ---- */
@@ -210,4 +220,5 @@ const mx_layer_type mx_layer_repeat_vector = {
     .build = repeat_build,
     .forward = repeat_forward,
     .backward = repeat_backward,
+    .example = "{\"input\": [3], \"config\": {\"n\": 2}}",
 };

@@ -104,6 +104,15 @@ static void window_backward(mx_node *n, const mx_exec *ex) {
     mx_parallel_for(ex->batch * g->h, 16, window_rows, &j);
 }
 
+static void window_explain_shape(const mx_node *n, mx_text *t) {
+    const pad_cfg *cf = n->layer->cfg;
+    const window *g = n->state;
+    char op = n->layer->type->build == cropping_build ? '-' : '+';
+    mx_text_add(t, "height %lld %c %d %c %d = %lld, width %lld %c %d %c %d = %lld, channels unchanged", (long long)g->h,
+                op, cf->pads[0], op, cf->pads[1], (long long)g->oh, (long long)g->w, op, cf->pads[2], op, cf->pads[3],
+                (long long)g->ow);
+}
+
 const mx_layer_type mx_layer_zero_padding2d = {
     .class_name = "ZeroPadding2D",
     .fields = zeropad_fields,
@@ -113,6 +122,8 @@ const mx_layer_type mx_layer_zero_padding2d = {
     .build = zeropad_build,
     .forward = window_forward,
     .backward = window_backward,
+    .explain_shape = window_explain_shape,
+    .example = "{\"input\": [3, 3, 2], \"config\": {\"padding\": 1}}",
 };
 
 const mx_layer_type mx_layer_cropping2d = {
@@ -124,6 +135,8 @@ const mx_layer_type mx_layer_cropping2d = {
     .build = cropping_build,
     .forward = window_forward,
     .backward = window_backward,
+    .explain_shape = window_explain_shape,
+    .example = "{\"input\": [4, 4, 2], \"config\": {\"cropping\": 1}}",
 };
 
 /* ---- UpSampling2D ---- */
@@ -240,6 +253,14 @@ static void up_backward(mx_node *n, const mx_exec *ex) {
     mx_parallel_for(ex->batch, 1, up_back_images, &j);
 }
 
+static void up_explain_shape(const mx_node *n, mx_text *t) {
+    const up_cfg *cf = n->layer->cfg;
+    const mx_value *in = n->in[0];
+    mx_text_add(t, "height %lld*%d = %lld, width %lld*%d = %lld, channels unchanged", (long long)in->dims[0], cf->size[0],
+                (long long)in->dims[0] * cf->size[0], (long long)in->dims[1], cf->size[1],
+                (long long)in->dims[1] * cf->size[1]);
+}
+
 const mx_layer_type mx_layer_upsampling2d = {
     .class_name = "UpSampling2D",
     .fields = up_fields,
@@ -249,6 +270,8 @@ const mx_layer_type mx_layer_upsampling2d = {
     .build = up_build,
     .forward = up_forward,
     .backward = up_backward,
+    .explain_shape = up_explain_shape,
+    .example = "{\"input\": [2, 2, 2], \"config\": {\"size\": 2, \"interpolation\": \"bilinear\"}}",
 };
 
 /* ---- global pooling over height and width ---- */
@@ -359,6 +382,13 @@ static void gmax_backward(mx_node *n, const mx_exec *ex) {
     mx_parallel_for(ex->batch, 1, gmax_back_images, &j);
 }
 
+static void gpool_explain_shape(const mx_node *n, mx_text *t) {
+    const mx_value *in = n->in[0];
+    mx_text_add(t, "one value per channel over all %lld*%lld positions: %lld channels%s", (long long)in->dims[0],
+                (long long)in->dims[1], (long long)in->dims[2],
+                ((const gpool_cfg *)n->layer->cfg)->keepdims ? " (keepdims: 1, 1 kept)" : "");
+}
+
 const mx_layer_type mx_layer_global_average_pooling2d = {
     .class_name = "GlobalAveragePooling2D",
     .fields = gpool_fields,
@@ -368,6 +398,8 @@ const mx_layer_type mx_layer_global_average_pooling2d = {
     .build = gpool_build,
     .forward = gavg_forward,
     .backward = gavg_backward,
+    .explain_shape = gpool_explain_shape,
+    .example = "{\"input\": [3, 3, 2], \"config\": {}}",
 };
 
 const mx_layer_type mx_layer_global_max_pooling2d = {
@@ -379,4 +411,6 @@ const mx_layer_type mx_layer_global_max_pooling2d = {
     .build = gpool_build,
     .forward = gmax_forward,
     .backward = gmax_backward,
+    .explain_shape = gpool_explain_shape,
+    .example = "{\"input\": [3, 3, 2], \"config\": {}}",
 };

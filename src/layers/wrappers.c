@@ -158,6 +158,8 @@ const mx_layer_type mx_layer_time_distributed = {
     .forward = td_forward,
     .backward = td_backward,
     .free_state = td_free,
+    .example = "{\"input\": [3, 2], \"config\": {\"layer\": {\"class_name\": \"Dense\", \"config\": {\"units\": 2, "
+               "\"activation\": \"tanh\"}}}}",
 };
 
 /* ==== Bidirectional ==== */
@@ -348,4 +350,6 @@ const mx_layer_type mx_layer_bidirectional = {
     .backward = bidi_backward,
     .free_state = bidi_free,
     .persistent = bidi_persistent,
+    .example = "{\"input\": [3, 2], \"config\": {\"layer\": {\"class_name\": \"LSTM\", \"config\": {\"units\": 2, "
+               "\"return_sequences\": true}}, \"merge_mode\": \"concat\"}}",
 };

@@ -90,7 +90,7 @@ int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out) {
                                             "centered", "clipvalue", "decay", "weight_decay", "use_ema",
                                             "ema_momentum", "ema_overwrite_frequency", "jit_compile",
                                             "is_legacy_optimizer", "loss_scale_factor",
-                                            "gradient_accumulation_steps", NULL};
+                                            "gradient_accumulation_steps", "form", NULL};
         int ok = 0;
         for (int i = 0; known[i]; i++) ok |= !strcmp(known[i], key);
         if (!ok) {
@@ -126,6 +126,15 @@ int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out) {
     }
     json_t *nest = json_object_get(cfg, "nesterov");
     if (nest) out->nesterov = json_is_true(nest);
+    json_t *form = json_object_get(cfg, "form"); /* ours: the update rule's book (mx.h) */
+    if (form) {
+        int f = json_is_string(form) ? mx_optimizer_form_parse(json_string_value(form)) : -1;
+        if (f < 0) {
+            mx_fail("optimizer %s: form must be \"keras\", \"textbook\" or \"pytorch\"", cls);
+            goto done;
+        }
+        out->form = (mx_opt_form)f;
+    }
     if (!(out->learning_rate > 0)) {
         mx_fail("optimizer %s: learning_rate must be positive", cls);
         goto done;
@@ -150,6 +159,8 @@ int mx_loss_parse(const char *json_text, mx_loss_kind *kind, int *from_logits) {
         {"binary_crossentropy", "BinaryCrossentropy", MX_LOSS_BINARY_CE},
         {"mean_squared_error", "MeanSquaredError", MX_LOSS_MSE},
         {"mse", "MSE", MX_LOSS_MSE},
+        {"half_squared_error", "HalfSquaredError", MX_LOSS_HALF_SQUARED_ERROR},
+        {"sum_squared_error", "SumSquaredError", MX_LOSS_SUM_SQUARED_ERROR},
     };
     json_t *j = load_any(json_text);
     const char *s = json_is_string(j) ? json_string_value(j)
@@ -163,7 +174,7 @@ int mx_loss_parse(const char *json_text, mx_loss_kind *kind, int *from_logits) {
             return 0;
         }
     mx_fail("loss '%s' is not supported (sparse_categorical_crossentropy, categorical_crossentropy, "
-            "binary_crossentropy, mean_squared_error)", s);
+            "binary_crossentropy, mean_squared_error, half_squared_error, sum_squared_error)", s);
     json_decref(j);
     return -1;
 }
@@ -187,7 +198,8 @@ int mx_model_compile(mx_model *m, mx_loss_kind loss, int from_logits, const mx_o
     mx_act_kind k = p->layer->act.kind;
     int ce = loss == MX_LOSS_SPARSE_CATEGORICAL_CE || loss == MX_LOSS_CATEGORICAL_CE;
     if (!from_logits && p->z != out && out->n_consumers == 0 &&
-        ((ce && k == MX_ACT_SOFTMAX) || (loss == MX_LOSS_BINARY_CE && k == MX_ACT_SIGMOID)))
+        ((ce && k == MX_ACT_SOFTMAX && mx_act_temperature(p->layer->act) == 1) ||
+         (loss == MX_LOSS_BINARY_CE && k == MX_ACT_SIGMOID)))
         p->act_by_loss = 1;
     /* optimizer slots for every weight that can train */
     int slots = mx_opt_slots(o);
@@ -241,6 +253,7 @@ json_t *mx_training_config_write(const mx_model *m) {
         json_object_set_new(cfg, "centered", json_false());
         break;
     }
+    if (o->form != MX_OPT_FORM_KERAS) json_object_set_new(cfg, "form", json_string(mx_optimizer_form_name(o->form)));
     if (o->clipnorm > 0) json_object_set_new(cfg, "clipnorm", json_real(o->clipnorm));
     if (o->global_clipnorm > 0) json_object_set_new(cfg, "global_clipnorm", json_real(o->global_clipnorm));
     if (o->clipvalue > 0) json_object_set_new(cfg, "clipvalue", json_real(o->clipvalue));
@@ -256,13 +269,20 @@ json_t *mx_training_config_write(const mx_model *m) {
 
 /* ---- one step ---- */
 
-double mx_train_step(mx_model *m, int batch, uint64_t seed, int64_t *correct, int64_t *total) {
+double mx_train_step_observed(mx_model *m, int batch, uint64_t seed, int64_t *correct, int64_t *total,
+                              mx_step_observer observe, void *user) {
     mx_exec ex = {batch, 1, seed, m->iterations};
+    mx_opt_begin(m);
     mx_graph_forward(m, &ex);
     if (m->step_error[0]) return NAN; /* bad data: no update, the caller reports it */
     double loss = mx_loss_step(m, batch, 1, correct, total);
     mx_graph_backward(m, &ex);
-    loss += mx_regularization(m, 1);
+    double reg = mx_regularization(m, 1);
+    if (observe) observe(m, loss, reg, user);
     mx_opt_step(m);
-    return loss;
+    return loss + reg;
+}
+
+double mx_train_step(mx_model *m, int batch, uint64_t seed, int64_t *correct, int64_t *total) {
+    return mx_train_step_observed(m, batch, seed, correct, total, NULL, NULL);
 }

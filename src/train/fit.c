@@ -230,6 +230,29 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size) {
     return 0;
 }
 
+int mx_train_batch(mx_model *m, const float *x, const float *y, int batch, double *loss) {
+    if (!m->compiled) return mx_fail("train batch: the model has no loss and optimizer (compile it first)");
+    if (m->n_inputs != 1) return mx_fail("train batch: the model has %d inputs, only one is supported", m->n_inputs);
+    if (batch <= 0) return mx_fail("train batch: batch size must be positive, got %d", batch);
+    if (!x || !y) return mx_fail("train batch: no inputs or no targets");
+    if (mx_graph_plan(m, batch, 1)) return -1;
+    const mx_value *in = m->inputs[0], *out = m->outputs[0];
+    int64_t c = out->rank ? out->dims[out->rank - 1] : 1;
+    int sparse = mx_loss_sparse(m->loss_kind);
+    int64_t nt = sparse ? batch * out->size / c : batch * out->size; /* m->targets' layout */
+    if (sparse)
+        for (int64_t i = 0; i < nt; i++)
+            if (!(y[i] >= 0 && y[i] < (float)c && y[i] == floorf(y[i])))
+                return mx_fail("train batch: target %lld is %g, not a class index in 0..%lld", (long long)i, (double)y[i],
+                               (long long)c - 1);
+    memcpy(m->inputs[0]->data, x, sizeof(float) * (size_t)(batch * in->size));
+    memcpy(m->targets, y, sizeof(float) * (size_t)nt);
+    int64_t correct = 0, total = 0;
+    double l = mx_train_step(m, batch, m->seed, &correct, &total);
+    if (loss) *loss = l;
+    return 0;
+}
+
 /* Early stopping state recomputed from the history, so resuming continues it. */
 static void best_so_far(const mx_history *h, int use_val, double *best, int *best_epoch) {
     *best = INFINITY;

@@ -12,7 +12,8 @@
 #define EPS 1e-7f
 
 static const char *const g_loss_names[] = {"sparse_categorical_crossentropy", "categorical_crossentropy",
-                                           "binary_crossentropy", "mean_squared_error"};
+                                           "binary_crossentropy", "mean_squared_error", "half_squared_error",
+                                           "sum_squared_error"};
 
 const char *mx_loss_name(mx_loss_kind kind) { return g_loss_names[kind]; }
 int mx_loss_sparse(int kind) { return kind == MX_LOSS_SPARSE_CATEGORICAL_CE; }
@@ -119,9 +120,17 @@ double mx_loss_step(mx_model *m, int batch, int grad, int64_t *correct, int64_t 
         *total += n;
         return loss / (double)n;
     }
-    case MX_LOSS_MSE: {
+    case MX_LOSS_MSE:
+    case MX_LOSS_HALF_SQUARED_ERROR:
+    case MX_LOSS_SUM_SQUARED_ERROR: {
+        /* L = w sum (y - t)^2 over everything, dL/dy = 2 w (y - t): w = 1/n
+         * for the mean, 1/(2 batch) for half of the squared norm per sample,
+         * 1 for the sum */
         int64_t n = batch * out->size;
-        float scale = 2.0f / (float)n;
+        double w = m->loss_kind == MX_LOSS_MSE ? 1.0 / (double)n
+                   : m->loss_kind == MX_LOSS_HALF_SQUARED_ERROR ? 0.5 / batch
+                                                                 : 1.0;
+        float scale = (float)(2 * w);
         for (int64_t i = 0; i < n; i++) {
             float d = y[i] - t[i];
             loss += (double)d * d;
@@ -133,7 +142,7 @@ double mx_loss_step(mx_model *m, int batch, int grad, int64_t *correct, int64_t 
         else
             for (int64_t r = 0; r < rows; r++) *correct += argmax(y + r * c, c) == argmax(t + r * c, c);
         *total += c == 1 ? n : rows;
-        return loss / (double)n;
+        return loss * w;
     }
     }
     return NAN;

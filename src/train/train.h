@@ -14,11 +14,24 @@ int mx_loss_sparse(int kind);
 /* Regularization: returns the penalty; with grad adds its gradient. */
 double mx_regularization(mx_model *m, int grad);
 int mx_opt_slots(const mx_optimizer_config *o);
-/* Clip the gradients and apply one update (m->iterations counts steps). */
+/* Before a step's forward pass: move the weights where the optimizer takes
+ * its gradient (textbook Nesterov's look-ahead w + momentum v; nothing for
+ * the other rules). */
+void mx_opt_begin(mx_model *m);
+/* Clip the gradients and apply one update (m->iterations counts steps);
+ * weights at a look-ahead point go back first. */
 void mx_opt_step(mx_model *m);
 
 /* One training step on the batch already in the input and target buffers. */
 double mx_train_step(mx_model *m, int batch, uint64_t seed, int64_t *correct, int64_t *total);
+
+/* The same step, with a look at the model between the backward pass and
+ * the update: every value, gradient and the weights the gradient was taken
+ * at are readable then (traces). loss is the data loss, reg the
+ * regularization penalty. */
+typedef void (*mx_step_observer)(mx_model *m, double loss, double reg, void *user);
+double mx_train_step_observed(mx_model *m, int batch, uint64_t seed, int64_t *correct, int64_t *total,
+                              mx_step_observer observe, void *user);
 
 /* ---- gradient checks (train/gradcheck.c) ----
  * The loss is L = sum(c * y) over output 0 with a fixed random c, so every
@@ -32,7 +45,7 @@ double mx_train_step(mx_model *m, int batch, uint64_t seed, int64_t *correct, in
 typedef struct mx_gradcheck_result {
     double max_err;     /* max |analytic - numeric| / max(|analytic| + |numeric|, 0.1) */
     int checked, skipped;
-    char worst[192];    /* where max_err occurred */
+    char worst[2 * MX_NAME_MAX + 32];/* where max_err occurred */
 } mx_gradcheck_result;
 
 int mx_gradcheck(mx_model *m, const float *x, int batch, uint64_t seed, int per_tensor, double eps,
