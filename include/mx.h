@@ -62,12 +62,15 @@ typedef struct mx_dataset {
     int rank;                     /* rank of one sample, e.g. 3 for (28, 28, 1) */
     int64_t shape[MX_MAX_RANK];   /* sample shape */
     float *x;                     /* (n, shape...) */
-    int32_t *y;                   /* (n) class index, or NULL */
+    int32_t *y;                   /* (n, y_steps) class indices, or NULL */
     int n_classes;
     char **class_names;           /* n_classes strings, or NULL */
+    int y_steps;                  /* labels per sample: one per step of a sequence output; 0 reads as 1 */
 } mx_dataset;
 
 int64_t mx_dataset_sample_size(const mx_dataset *d);
+/* labels per sample (y_steps, at least 1) */
+int mx_dataset_label_steps(const mx_dataset *d);
 void mx_dataset_free(mx_dataset *d);
 /* First `count` samples starting at `start` as a new dataset (copies). */
 mx_dataset *mx_dataset_slice(const mx_dataset *d, int64_t start, int64_t count);
@@ -83,6 +86,21 @@ mx_dataset *mx_idx_load(const char *images_path, const char *labels_path);
  *   opencv_digits  - digits.png of opencv-doc, 20x20 padded to 28x28,
  *                    last grid row of each digit is the test split */
 mx_dataset *mx_dataset_load(const char *name, const char *split, const char *dir);
+
+/* Generated datasets, n samples drawn from seed:
+ *   numbers_summation - "a+b" with a, b from 1 to 99, spaces after to 7
+ *                       characters, one-hot over the 12 symbols of
+ *                       MX_SUMMATION_ALPHABET: x (7, 12); labels: the sum as
+ *                       3 characters (spaces after), y_steps 3, classes = symbols */
+#define MX_SUMMATION_ALPHABET "0123456789+ "
+mx_dataset *mx_dataset_generate(const char *name, int64_t n, uint64_t seed);
+/* Whether name is a generated dataset. */
+int mx_dataset_is_generated(const char *name);
+
+/* text as one-hot rows over the symbols of alphabet: out (length, strlen(alphabet)),
+ * padded with pad characters after the text. Fails on a symbol outside the
+ * alphabet or a text longer than length, naming it. */
+int mx_text_one_hot(const char *text, const char *alphabet, int length, char pad, float *out);
 
 /* Random distortions of images (NHWC samples, raw 0..255), off when all
  * zero: small affine maps (as for digits) and the flips, quarter turns and
@@ -179,6 +197,15 @@ int64_t mx_model_weights_size(const mx_model *m);
 void mx_model_weights_get(const mx_model *m, float *dst);
 void mx_model_weights_set(mx_model *m, const float *src);
 
+/* The states that stateful recurrent layers carry from one batch to the
+ * next (Keras's stateful=True: h, and c for LSTM, per sample of the fixed
+ * batch). Reset to zeros, as model.reset_states(); or read and written as
+ * one flat array, layer by layer in graph order, each (states, batch, units). */
+int mx_model_reset_states(mx_model *m);
+int64_t mx_model_states_size(const mx_model *m);
+void mx_model_states_get(const mx_model *m, float *dst);
+void mx_model_states_set(mx_model *m, const float *src);
+
 /* Shape of input/output i without the batch dimension. */
 int mx_model_n_inputs(const mx_model *m);
 int mx_model_n_outputs(const mx_model *m);
@@ -239,6 +266,7 @@ typedef struct mx_optimizer_config {
     float epsilon;        /* Adam, RMSprop */
     float clipnorm;        /* per-tensor norm clip, 0 = off */
     float global_clipnorm; /* clip of the global norm, 0 = off */
+    float clipvalue;       /* each gradient value clipped to [-clipvalue, clipvalue] after the norms, 0 = off */
     mx_opt_form form;      /* update rule: Keras's unless set */
 } mx_optimizer_config;
 
@@ -320,11 +348,13 @@ mx_fit_options mx_fit_defaults(void);
 int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_history *history);
 
 typedef struct mx_eval_result {
-    double loss, accuracy;
+    double loss, accuracy;  /* accuracy over every label (every step of a sequence) */
     int n_classes;
-    int64_t *confusion;   /* n_classes x n_classes, rows = true class; owned */
-    int32_t *predicted;   /* (n) predicted class per sample; owned */
-    float *confidence;    /* (n) probability of the predicted class; owned */
+    int steps;              /* predictions per sample: 1, or one per step of a sequence output */
+    double exact_match;     /* share of samples with every step right (all samples right when steps is 1) */
+    int64_t *confusion;     /* n_classes x n_classes over every label, rows = true class; owned */
+    int32_t *predicted;     /* (n, steps) predicted classes; owned */
+    float *confidence;      /* (n, steps) probability of the predicted class; owned */
 } mx_eval_result;
 int mx_evaluate(mx_model *m, const mx_dataset *d, float scale, float offset, int batch_size,
                 mx_eval_result *out);
@@ -369,7 +399,7 @@ typedef struct mx_gradcheck_options {
 } mx_gradcheck_options;
 
 typedef struct mx_gradcheck_tensor {
-    char name[MX_NAME_MAX + 32];      /* "dense/kernel", or "input" */
+    char name[2 * MX_NAME_MAX + 32];  /* "dense/kernel", or "input" */
     int rank;
     int64_t shape[MX_MAX_RANK];
     int64_t size;
@@ -388,7 +418,7 @@ typedef struct mx_gradcheck_report {
     mx_gradcheck_tensor *tensors;     /* n: the weights, then the input (owned) */
     int pass, checked, skipped, uses_loss;
     double max_err, tol, eps, floor;
-    char worst[MX_NAME_MAX + 32];     /* the tensor with the largest error */
+    char worst[2 * MX_NAME_MAX + 32]; /* the tensor with the largest error */
 } mx_gradcheck_report;
 
 /* x: (batch, input shape...). Weights are as before afterwards. */

@@ -139,6 +139,21 @@ else
   bad transfer "node with tests/tfjs/node_modules and numpy are needed (scripts/setup.sh --test)"
 fi
 
+# ---- numbers_summation: a sequence model on generated sums, text in and out ----
+if run ns_train 0 "$BIN" train numbers_summation --limit 600 --epochs 1 --threads 2 --out "$T/ns"; then
+  expect ns_train "test exact match: 0\.[0-9]+"
+  grep -q '"alphabet": "0123456789+ "' "$T/ns/metadata.json" && grep -q '"test_exact_match"' "$T/ns/metadata.json" &&
+    ok ns_metadata || bad ns_metadata "metadata.json lacks the alphabet or the exact match"
+  grep -q 'test exact match' "$T/ns/report.html" && ok ns_report || bad ns_report "report.html lacks the exact match"
+fi
+run ns_info 0 "$BIN" info "$T/ns" && expect ns_info "Total params: 205,324"
+run ns_eval 0 "$BIN" eval "$T/ns" && expect ns_eval "also occur in the training set"
+run ns_eval_seed 0 "$BIN" eval "$T/ns" --seed 99 && expect ns_eval_seed "new samples \(600, seed 99\)"
+run ns_predict 0 "$BIN" predict "$T/ns" --text "34+27" && expect ns_predict "^34\+27 = [0-9]*$"
+run ns_predict_bad 1 "$BIN" predict "$T/ns" --text "34-27" && expect ns_predict_bad "character '-'"
+run ns_predict_long 1 "$BIN" predict "$T/ns" --text "1234+5678" && expect ns_predict_long "more than the 7"
+run ns_predict_not_text 1 "$BIN" predict "$T/dc" --text "34+27" && expect ns_predict_not_text "does not read text"
+
 # ---- resume: 1 epoch + resume to 2 equals 2 epochs, bit for bit ----
 run resume_a 0 "$BIN" train digits_mlp --limit 300 --epochs 2 --out "$T/ra" &&
   run resume_b1 0 "$BIN" train digits_mlp --limit 300 --epochs 1 --out "$T/rb" &&

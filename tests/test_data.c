@@ -674,3 +674,46 @@ MX_TEST(data_augment_batching) {
     free(a);
     free(b);
 }
+
+/* numbers_summation: "a+b" as 7 one-hot characters, the sum as 3 labels */
+MX_TEST(data_numbers_summation) {
+    mx_dataset *d = mx_dataset_generate("numbers_summation", 500, 7);
+    CHECK_MSG(d != NULL, "%s", mx_error());
+    if (!d) return;
+    CHECK(d->n == 500 && d->rank == 2 && d->shape[0] == 7 && d->shape[1] == 12 && mx_dataset_label_steps(d) == 3);
+    CHECK(d->n_classes == 12 && !strcmp(d->class_names[10], "+") && !strcmp(d->class_names[11], " "));
+    const char *abc = MX_SUMMATION_ALPHABET;
+    int ok = 1, lo = 99, hi = 1;
+    for (int64_t s = 0; s < d->n; s++) {
+        char text[8] = {0}, sum[4] = {0};
+        for (int i = 0; i < 7; i++) {
+            int on = -1, count = 0;
+            for (int k = 0; k < 12; k++)
+                if (d->x[(s * 7 + i) * 12 + k] == 1.0f) on = k, count++;
+            ok &= count == 1;
+            text[i] = on >= 0 ? abc[on] : '?';
+        }
+        for (int i = 0; i < 3; i++) sum[i] = abc[d->y[s * 3 + i]];
+        int a = 0, b = 0, got = 0;
+        ok &= sscanf(text, "%d+%d", &a, &b) == 2 && sscanf(sum, "%d", &got) == 1 && got == a + b;
+        ok &= a >= 1 && a <= 99 && b >= 1 && b <= 99;
+        lo = a < lo ? a : lo, hi = a > hi ? a : hi;
+    }
+    CHECK(ok);
+    CHECK(lo == 1 && hi == 99);
+    /* the same seed, the same pairs; another seed, others */
+    mx_dataset *same = mx_dataset_generate("numbers_summation", 500, 7), *other = mx_dataset_generate("numbers_summation", 500, 8);
+    CHECK(same && other && !memcmp(same->x, d->x, sizeof(float) * 500 * 84) && memcmp(other->x, d->x, sizeof(float) * 500 * 84));
+    /* a slice keeps the labels per sample */
+    mx_dataset *s = mx_dataset_slice(d, 10, 5);
+    CHECK(s && mx_dataset_label_steps(s) == 3 && !memcmp(s->y, d->y + 30, sizeof(int32_t) * 15));
+    mx_dataset_free(s);
+    mx_dataset_free(same);
+    mx_dataset_free(other);
+    mx_dataset_free(d);
+    float row[7 * 12];
+    CHECK(mx_text_one_hot("34+27", abc, 7, ' ', row) == 0 && row[3] == 1 && row[12 + 4] == 1 && row[5 * 12 + 11] == 1);
+    CHECK(mx_text_one_hot("34-27", abc, 7, ' ', row) == -1 && strstr(mx_error(), "'-'"));
+    CHECK(mx_text_one_hot("1234+5678", abc, 7, ' ', row) == -1 && strstr(mx_error(), "more than the 7"));
+    CHECK(mx_dataset_generate("nope", 5, 1) == NULL && strstr(mx_error(), "nope"));
+}

@@ -41,12 +41,18 @@ static char *model_of(const mx_layer_type *t, json_t *ex) {
     return s;
 }
 
-static mx_tensor *random_input(mx_model *m, int batch, uint64_t seed) {
+/* uniform in [-1, 1], or in the example's "range" [lo, hi] */
+static mx_tensor *random_input(mx_model *m, int batch, uint64_t seed, json_t *range) {
     int64_t shape[MX_MAX_RANK];
     shape[0] = batch;
     int r = mx_model_input_shape(m, 0, shape + 1);
     mx_tensor *x = mx_tensor_new(r + 1, shape);
-    if (x) tu_fill(x->data, mx_tensor_size(x), seed, -1, 1);
+    float lo = -1, hi = 1;
+    if (json_array_size(range) == 2) {
+        lo = (float)json_number_value(json_array_get(range, 0));
+        hi = (float)json_number_value(json_array_get(range, 1));
+    }
+    if (x) tu_fill(x->data, mx_tensor_size(x), seed, lo, hi);
     return x;
 }
 
@@ -73,7 +79,7 @@ MX_TEST(gradcheck_every_layer_type) {
         CHECK_MSG(m, "%s: the example does not build: %s", t->class_name, mx_error());
         int batch = json_is_integer(json_object_get(ex, "batch")) ? (int)json_integer_value(json_object_get(ex, "batch")) : 2;
         if (m) {
-            mx_tensor *x = random_input(m, batch, (uint64_t)i + 1);
+            mx_tensor *x = random_input(m, batch, (uint64_t)i + 1, json_object_get(ex, "range"));
             mx_gradcheck_options o = {0};
             o.seed = (uint64_t)i + 11;
             mx_gradcheck_report r;
@@ -91,7 +97,7 @@ MX_TEST(gradcheck_every_layer_type) {
         free(cfg);
         json_decref(ex);
     }
-    CHECK(covered >= 26);
+    CHECK(covered >= 34);
 }
 
 /* Every loss through a Dense layer, with targets it accepts, with the
@@ -140,7 +146,7 @@ MX_TEST(gradcheck_every_loss) {
             }
             if (k == MX_LOSS_SPARSE_CATEGORICAL_CE) t[n] = (float)cls;
         }
-        mx_tensor *x = random_input(m, batch, i + 5);
+        mx_tensor *x = random_input(m, batch, i + 5, NULL);
         mx_gradcheck_options go = {0};
         go.seed = i;
         go.targets = t;
@@ -181,7 +187,7 @@ MX_TEST(gradcheck_report_rows) {
                                            "\"activation\": \"tanh\"}}, {\"class_name\": \"Flatten\", \"config\": {}}, "
                                            "{\"class_name\": \"Dense\", \"config\": {\"units\": 2}}", 2);
     if (!m) return;
-    mx_tensor *x = random_input(m, 2, 3);
+    mx_tensor *x = random_input(m, 2, 3, NULL);
     mx_gradcheck_options o = {0};
     o.per_tensor = 8;
     mx_gradcheck_report r;
@@ -221,7 +227,7 @@ MX_TEST(gradcheck_catches_a_wrong_gradient) {
     mx_model *m = tu_sequential("4", "{\"class_name\": \"Dense\", \"config\": {\"units\": 3, \"activation\": \"relu\"}}", 3);
     if (!m) return;
     m->layers[1]->type = &wrong; /* the same layer, its backward swapped */
-    mx_tensor *x = random_input(m, 4, 9);
+    mx_tensor *x = random_input(m, 4, 9, NULL);
     mx_gradcheck_report r;
     mx_gradcheck_options o = {0};
     CHECK(mx_model_gradcheck(m, x, &o, &r) == 0);

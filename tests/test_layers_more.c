@@ -329,3 +329,85 @@ MX_TEST(layer_conv2d_leading_axes) {
     mx_model_free(m);
     mx_model_free(one);
 }
+
+/* ---- Conv2DTranspose ---- */
+
+/* y[iy s - pad + ky, ix s - pad + kx, f] += x[iy, ix, c] k[ky, kx, f, c], plus bias */
+static void ref_deconv(const float *x, int b, int h, int w, int c, const float *k, int kh, int kw, int f,
+                       const float *bias, int s, int pad_t, int pad_l, int oh, int ow, float *y) {
+    for (int i = 0; i < b * oh * ow * f; i++) y[i] = bias ? bias[i % f] : 0;
+    for (int n = 0; n < b; n++)
+        for (int iy = 0; iy < h; iy++)
+            for (int ix = 0; ix < w; ix++)
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++) {
+                        int oy = iy * s - pad_t + ky, ox = ix * s - pad_l + kx;
+                        if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+                        for (int o = 0; o < f; o++)
+                            for (int i = 0; i < c; i++)
+                                y[((n * oh + oy) * ow + ox) * f + o] +=
+                                    x[((n * h + iy) * w + ix) * c + i] * k[((ky * kw + kx) * f + o) * c + i];
+                    }
+}
+
+MX_TEST(layer_conv2d_transpose) {
+    struct {
+        int h, w, c, f, kh, kw, s, same, op, bias, oh, ow;
+    } cases[] = {
+        /* sizes as Keras and TF.js compute them */
+        {4, 5, 3, 2, 3, 3, 2, 1, -1, 1, 8, 10},  {4, 5, 3, 2, 3, 3, 2, 0, -1, 1, 9, 11},
+        {3, 3, 2, 4, 2, 2, 2, 0, -1, 0, 6, 6},   {3, 4, 2, 3, 1, 1, 3, 0, -1, 1, 9, 12}, /* k < s */
+        {5, 4, 2, 3, 3, 2, 1, 1, -1, 1, 5, 4},   {3, 3, 2, 2, 3, 3, 2, 1, 1, 1, 6, 6},   /* output_padding */
+        {3, 3, 2, 2, 4, 4, 3, 0, 2, 0, 12, 12},  {4, 4, 5, 3, 5, 5, 2, 1, -1, 1, 8, 8},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        char in[64], cfg[512], op[32] = "null";
+        if (cases[t].op >= 0) snprintf(op, sizeof op, "%d", cases[t].op);
+        snprintf(in, sizeof in, "%d, %d, %d", cases[t].h, cases[t].w, cases[t].c);
+        snprintf(cfg, sizeof cfg,
+                 "{\"class_name\": \"Conv2DTranspose\", \"config\": {\"filters\": %d, \"kernel_size\": [%d, %d], "
+                 "\"strides\": %d, \"padding\": \"%s\", \"output_padding\": %s, \"use_bias\": %s}}",
+                 cases[t].f, cases[t].kh, cases[t].kw, cases[t].s, cases[t].same ? "same" : "valid", op,
+                 cases[t].bias ? "true" : "false");
+        mx_model *m = tu_sequential(in, cfg, 5);
+        if (!m) return;
+        CHECK_MSG(m->outputs[0]->dims[0] == cases[t].oh && m->outputs[0]->dims[1] == cases[t].ow &&
+                      m->outputs[0]->dims[2] == cases[t].f,
+                  "case %zu: output %lldx%lld, want %dx%d", t, (long long)m->outputs[0]->dims[0],
+                  (long long)m->outputs[0]->dims[1], cases[t].oh, cases[t].ow);
+        CHECK(m->params[0]->dims[2] == cases[t].f && m->params[0]->dims[3] == cases[t].c); /* (kh, kw, filters, in) */
+        float *bias = NULL;
+        if (cases[t].bias) {
+            bias = m->params[1]->data;
+            tu_fill(bias, cases[t].f, 9, -1, 1);
+        }
+        int oh = cases[t].oh, ow = cases[t].ow, kh = cases[t].kh, kw = cases[t].kw, s = cases[t].s;
+        /* the convolution's padding: TF's 'same' from the output size */
+        int pt = 0, pl = 0;
+        if (cases[t].same) {
+            int th = (cases[t].h - 1) * s + kh - oh, tw = (cases[t].w - 1) * s + kw - ow;
+            pt = th > 0 ? th / 2 : 0, pl = tw > 0 ? tw / 2 : 0;
+        }
+        float *x = rand_input(m, 2, t);
+        int64_t n = 2 * m->outputs[0]->size;
+        float *ref = malloc(sizeof(float) * (size_t)n);
+        ref_deconv(x, 2, cases[t].h, cases[t].w, cases[t].c, m->params[0]->data, kh, kw, cases[t].f, bias, s, pt, pl, oh,
+                   ow, ref);
+        CHECK_MSG(tu_maxdiff(tu_forward(m, x, 2, 0), ref, n) < 1e-5, "case %zu differs from the reference by %g", t,
+                  tu_maxdiff(tu_forward(m, x, 2, 0), ref, n));
+        tu_gradcheck(m, 2, 40 + t, 1e-2, cfg);
+        free(x);
+        free(ref);
+        mx_model_free(m);
+    }
+    mx_model *m = tu_sequential("4, 4, 2", "{\"class_name\": \"Conv2DTranspose\", \"config\": {\"filters\": 3, "
+                                           "\"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", \"activation\": \"relu\"}}", 1);
+    if (!m) return;
+    tu_fill(m->params[1]->data, 3, 2, -0.3f, 0.3f);
+    tu_gradcheck(m, 2, 3, 1e-2, "conv2d_transpose relu");
+    mx_model_free(m);
+    m = tu_sequential_try("4, 4, 2", "{\"class_name\": \"Conv2DTranspose\", \"config\": {\"filters\": 3, "
+                                     "\"kernel_size\": 3, \"strides\": 2, \"output_padding\": 2}}", 1);
+    CHECK(m == NULL && strstr(mx_error(), "output_padding"));
+    mx_model_free(m);
+}

@@ -83,7 +83,7 @@ MX_TEST(train_batch_equals_fit) {
     mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_ADAM);
     CHECK(mx_model_compile(a, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o) == 0);
     CHECK(mx_model_compile(b, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o) == 0);
-    mx_dataset d = {N, 3, {4, 4, 2}, NULL, NULL, 4, NULL};
+    mx_dataset d = {N, 3, {4, 4, 2}, NULL, NULL, 4, NULL, 0};
     float x[N * 32], y[N];
     int32_t labels[N];
     tu_fill(x, N * 32, 5, 0, 1);

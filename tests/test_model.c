@@ -490,7 +490,7 @@ MX_TEST(model_converter_quantized) {
             float scale = mx > mn ? (mx - mn) / (float)levels : 1;
             json_t *shape = json_array();
             for (int d = 0; d < p->rank; d++) json_array_append_new(shape, json_integer(p->dims[d]));
-            char name[256];
+            char name[sizeof p->name + 16];
             snprintf(name, sizeof name, "sequential_7/%s:0", p->name);
             json_t *quant = q == 2 ? json_pack("{s:s}", "dtype", "float16")
                                    : json_pack("{s:s, s:f, s:f}", "dtype", dtypes[q], "scale", (double)scale, "min", (double)mn);

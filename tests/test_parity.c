@@ -44,8 +44,22 @@ static void compare(const char *what, const float *ours, const mx_tensor *ref, i
     CHECK_MSG(worst <= atol, "%s[%lld]: mlexp %.7g, PyTorch %.7g", what, (long long)wi, ours[wi], ref->data[wi]);
 }
 
+/* x.npy and y.npy into dir (which holds the saved model), then the
+ * PyTorch script tests/parity/<script> on it; 0 when it ran */
+static int run_reference(const char *script, const char *dir, const mx_tensor *x, const mx_tensor *y) {
+    char path[1200], cmd[3000];
+    snprintf(path, sizeof path, "%s/x.npy", dir);
+    CHECK(mx_npy_save(path, x) == 0);
+    snprintf(path, sizeof path, "%s/y.npy", dir);
+    CHECK(mx_npy_save(path, y) == 0);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/parity/%s' '%s'", mx_test_root(), script, dir);
+    int rc = system(cmd);
+    CHECK_MSG(rc == 0, "the PyTorch reference %s failed (python3-torch is installed by scripts/setup.sh --test)", script);
+    return rc;
+}
+
 MX_TEST(parity_torch_cnn) {
-    char dir[1024], cmd[3000];
+    char dir[1024];
     snprintf(dir, sizeof dir, "%s/parity", mx_test_tmpdir());
     mx_model *m = tu_sequential("12, 12, 2", parity_cnn, 21);
     if (!m) return;
@@ -61,14 +75,7 @@ MX_TEST(parity_torch_cnn) {
     mx_tensor *x = mx_tensor_new(4, xs), *y = mx_tensor_new(1, ys);
     tu_fill(x->data, N * H * W * C, 7, -1, 1);
     for (int i = 0; i < N; i++) y->data[i] = (float)(i % 5);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/x.npy", dir);
-    CHECK(mx_npy_save(path, x) == 0);
-    snprintf(path, sizeof path, "%s/y.npy", dir);
-    CHECK(mx_npy_save(path, y) == 0);
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/parity/torch_reference.py' '%s'", mx_test_root(), dir);
-    int rc = system(cmd);
-    CHECK_MSG(rc == 0, "the PyTorch reference failed (python3-torch is installed by scripts/setup.sh --test)");
+    int rc = run_reference("torch_reference.py", dir, x, y);
     if (rc) goto done;
 
     /* one forward and backward pass in training mode */
@@ -115,6 +122,63 @@ MX_TEST(parity_torch_cnn) {
         CHECK_MSG(losses[9] < losses[0], "ten Adam steps did not lower the loss");
         mx_tensor_free(t);
         mx_model_free(fresh);
+    }
+done:
+    mx_tensor_free(x);
+    mx_tensor_free(y);
+    mx_model_free(m);
+}
+
+/* Recurrent layers against torch.nn.GRU (Keras's reset_after=True form),
+ * LSTM and RNN (tests/parity/torch_rnn.py): logits, loss, every weight's
+ * gradient and the input's, after one forward and backward pass. */
+static const char *parity_rnn =
+    "{\"class_name\": \"GRU\", \"config\": {\"units\": 6, \"return_sequences\": true}},"
+    "{\"class_name\": \"LSTM\", \"config\": {\"units\": 5, \"return_sequences\": true}},"
+    "{\"class_name\": \"SimpleRNN\", \"config\": {\"units\": 4}},"
+    "{\"class_name\": \"Dense\", \"config\": {\"units\": 3, \"activation\": \"softmax\"}}";
+
+MX_TEST(parity_torch_rnn) {
+    enum { RN = 4, RT = 7, RI = 3 };
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/parity_rnn", mx_test_tmpdir());
+    mx_model *m = tu_sequential("7, 3", parity_rnn, 8);
+    if (!m) return;
+    for (int i = 0; i < m->n_params; i++) /* biases away from 0 (and LSTM's forget bias from 1) */
+        if (strstr(m->params[i]->name, "/bias")) tu_fill(m->params[i]->data, m->params[i]->size, 20 + i, -0.5f, 0.5f);
+    CHECK_MSG(mx_model_save(m, dir) == 0, "%s", mx_error());
+    int64_t xs[3] = {RN, RT, RI}, ys[1] = {RN};
+    mx_tensor *x = mx_tensor_new(3, xs), *y = mx_tensor_new(1, ys);
+    tu_fill(x->data, RN * RT * RI, 5, -1, 1);
+    for (int i = 0; i < RN; i++) y->data[i] = (float)(i % 3);
+    int rc = run_reference("torch_rnn.py", dir, x, y);
+    if (rc) goto done;
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_ADAM);
+    mx_model_compile(m, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o);
+    m->grad_inputs = 1;
+    mx_graph_plan(m, RN, 1);
+    memcpy(m->inputs[0]->data, x->data, sizeof(float) * RN * RT * RI);
+    memcpy(m->targets, y->data, sizeof(float) * RN);
+    mx_exec ex = {RN, 1, 1, 0};
+    mx_graph_forward(m, &ex);
+    int64_t correct = 0, total = 0;
+    float loss = (float)mx_loss_step(m, RN, 1, &correct, &total);
+    mx_graph_backward(m, &ex);
+    mx_tensor *t = load_ref(dir, "ref_logits.npy");
+    compare("logits", m->outputs[0]->producer->z->data, t, RN * 3, 1e-5, 1e-4);
+    mx_tensor_free(t);
+    t = load_ref(dir, "ref_loss.npy");
+    compare("loss", &loss, t, 1, 1e-6, 1e-5);
+    mx_tensor_free(t);
+    t = load_ref(dir, "ref_grad_x.npy");
+    compare("input gradient", m->inputs[0]->grad, t, RN * RT * RI, 1e-5, 1e-3);
+    mx_tensor_free(t);
+    for (int i = 0; i < m->n_params; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "ref_grad_%d.npy", i);
+        t = load_ref(dir, name);
+        compare(m->params[i]->name, m->params[i]->grad, t, m->params[i]->size, 1e-5, 1e-3);
+        mx_tensor_free(t);
     }
 done:
     mx_tensor_free(x);

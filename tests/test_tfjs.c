@@ -272,7 +272,15 @@ static void run_case(const char *name) {
     X(add) X(multiply) X(average) X(concat_last) X(concat_axis1) X(permute)                                \
     /* composites */                                                                                       \
     X(residual_block) X(mobilenet_block) X(nested) X(nested_functional) X(nested_frozen)  \
-    X(multi_input)
+    X(multi_input)                                                                                         \
+    /* recurrent layers and their companions */                                                           \
+    X(simple_rnn) X(simple_rnn_seq_backwards) X(lstm) X(lstm_tfjs_defaults) X(lstm_backwards_nobias)       \
+    X(lstm_stacked) X(gru) X(gru_seq_backwards) X(lstm_return_state) X(lstm_initial_state)                 \
+    X(gru_encoder_decoder) X(lstm_stateful) X(bidirectional_concat) X(bidirectional_sum)                   \
+    X(bidirectional_mul) X(bidirectional_ave) X(bidirectional_none) X(time_distributed_dense)              \
+    X(time_distributed_conv) X(repeat_vector) X(embedding) X(embedding_input_length) X(seq2seq_summation)  \
+    /* transposed convolutions */                                                                          \
+    X(conv2d_transpose_same) X(conv2d_transpose_valid) X(conv2d_transpose_small_kernel)
 
 #define TFJS_CASE(name)                                                                                                \
     MX_TEST(tfjs_##name) { run_case(#name); }

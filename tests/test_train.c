@@ -315,6 +315,28 @@ MX_TEST(optimizer_global_clipnorm) {
     mx_model_free(m);
 }
 
+/* clipvalue clips each gradient value after the norm clipping, as Keras */
+MX_TEST(optimizer_clipvalue) {
+    mx_model *m = tu_sequential("2", "{\"class_name\": \"Dense\", \"config\": {\"units\": 1}}", 1);
+    if (!m) return;
+    mx_optimizer_config o;
+    CHECK(mx_optimizer_parse("{\"class_name\": \"SGD\", \"config\": {\"learning_rate\": 1, \"clipvalue\": 0.5, "
+                             "\"global_clipnorm\": 1}}", &o) == 0);
+    CHECK(o.clipvalue == 0.5f);
+    mx_model_compile(m, MX_LOSS_MSE, 0, &o);
+    mx_graph_plan(m, 1, 1);
+    float w0 = m->params[0]->data[0], w1 = m->params[0]->data[1], b0 = m->params[1]->data[0];
+    m->params[0]->grad[0] = 3, m->params[0]->grad[1] = -0.4f, m->params[1]->grad[0] = 4; /* global norm 5.02 */
+    mx_opt_step(m);
+    double scale = 1 / sqrt(9 + 0.16 + 16);
+    CHECK_NEAR(m->params[0]->data[0], w0 - 0.5, 1e-6);          /* 0.598 clipped to 0.5 */
+    CHECK_NEAR(m->params[0]->data[1], w1 + 0.4 * scale, 1e-6); /* under the clip */
+    CHECK_NEAR(m->params[1]->data[0], b0 - 0.5, 1e-6);
+    mx_model_free(m);
+    CHECK(mx_optimizer_parse("{\"class_name\": \"Adam\", \"config\": {\"clipvalue\": -1}}", &o) == -1 &&
+          strstr(mx_error(), "clipvalue"));
+}
+
 MX_TEST(optimizer_config_parsing) {
     mx_optimizer_config o;
     CHECK(mx_optimizer_parse("\"adam\"", &o) == 0 && o.kind == MX_OPT_ADAM && fabsf(o.beta_2 - 0.999f) < 1e-7);

@@ -10,11 +10,13 @@
 /* A Sequential model: InputLayer of shape `input` ("4, 4, 2") then the
  * comma-separated layer configs in `layers`. */
 mx_model *tu_sequential(const char *input, const char *layers, uint64_t seed);
+/* The same for a model that may fail to build (NULL, mx_error() says why). */
+mx_model *tu_sequential_try(const char *input, const char *layers, uint64_t seed);
 /* Uniform values in [lo, hi) */
 void tu_fill(float *x, int64_t n, uint64_t seed, float lo, float hi);
 /* Forward pass in inference (training = 0) or training mode; returns output 0. */
 const float *tu_forward(mx_model *m, const float *x, int batch, int training);
-/* Gradient check of every trainable weight and the input; fails the test
+/* Gradient check of every trainable weight and the inputs; fails the test
  * above tol or when more than a quarter of the probes hit kinks. */
 void tu_gradcheck(mx_model *m, int batch, uint64_t seed, double tol, const char *what);
 mx_param *tu_param(mx_model *m, const char *name);

@@ -41,16 +41,33 @@ int cli_experiment_path(const char *name_or_path, char *out, size_t n);
 /* Where a dataset comes from: a named one (mx_dataset_load), or an image
  * folder (DIR/<class>/<files>, or DIR/train and DIR/test holding those). */
 typedef struct cli_data {
-    const char *name;         /* "fashion_mnist", ..., or "image_folder" */
+    const char *name;         /* "fashion_mnist", ..., "image_folder", or a generated one */
     const char *path;         /* image folder: its directory */
     int height, width, channels;
     mx_resize resize;
+    int64_t train_size, test_size; /* generated datasets: samples of each split */
+    uint64_t seed;            /* generated datasets: train draws from seed, test from seed + 1, fresh from seed + 2 */
 } cli_data;
 
-/* The split ("train" or "test") of a dataset; dir (--data) overrides the
- * path. An image folder without train/ and test/ keeps every fifth image of
- * each class for the test split. */
+/* The split ("train" or "test"; "fresh" too for generated datasets) of a
+ * dataset; dir (--data) overrides the path. An image folder without train/
+ * and test/ keeps every fifth image of each class for the test split. */
 mx_dataset *cli_dataset_load(const cli_data *d, const char *split, const char *dir);
+
+/* How a text model reads and writes characters (numbers_summation):
+ * one-hot rows over alphabet, length of them, padded with pad. */
+typedef struct cli_text {
+    const char *alphabet;
+    int in_length, out_length;
+    char pad;
+} cli_text;
+/* The text encoding of a dataset, or 0 when it is not text. */
+int cli_text_of(const char *dataset, const mx_dataset *d, cli_text *t);
+/* metadata.json's "input" and "output" text entries into t; 0 when absent. */
+int cli_text_from_metadata(json_t *meta, cli_text *t);
+/* The classes of each step of the output row block y (steps, classes) as text,
+ * pad characters at the end removed, into out. */
+void cli_text_decode(const cli_text *t, const float *y, int steps, int classes, char *out, size_t n);
 
 typedef struct cli_experiment {
     json_t *root;             /* owns everything below */

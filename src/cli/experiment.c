@@ -46,7 +46,7 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
     static const char *const top[] = {"name", "title", "description", "dataset", "preprocessing", "augmentation",
                                       "model", "base", "head", "training", NULL};
     static const char *const ds[] = {"name", "validation", "validation_split", "path", "image_size", "channels",
-                                     "resize", NULL};
+                                     "resize", "train_size", "test_size", "seed", NULL};
     static const char *const basekeys[] = {"model", "output", "trainable_from", NULL};
     static const char *const pre[] = {"scale", "offset", NULL};
     static const char *const aug[] = {"shift", "rotation", "zoom", "flip_horizontal", "flip_vertical", "rotate90",
@@ -101,6 +101,15 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
         int rs = mx_resize_parse(get_str(dataset, "resize", "bilinear"));
         if (rs < 0) return mx_fail("%s: dataset.resize must be bilinear, nearest or area", path);
         e->data.resize = (mx_resize)rs;
+    }
+    if (mx_dataset_is_generated(e->dataset)) {
+        double ntr = 0, nte = 0, sd = 0;
+        if (get_num(dataset, "train_size", 20000, 1, 1e8, &ntr, "dataset") || get_num(dataset, "test_size", 5000, 1, 1e8, &nte, "dataset") ||
+            get_num(dataset, "seed", 1, 0, 9007199254740992.0, &sd, "dataset"))
+            return mx_fail_context("%s: ", path);
+        e->data.train_size = (int64_t)ntr;
+        e->data.test_size = (int64_t)nte;
+        e->data.seed = (uint64_t)sd;
     }
     e->validation = get_str(dataset, "validation", "none");
     if (strcmp(e->validation, "none") && strcmp(e->validation, "test") && strcmp(e->validation, "split"))

@@ -1,6 +1,7 @@
-/* predict.c: `mlexp predict MODEL_DIR --input X.npy --output Y.npy`, and
+/* predict.c: `mlexp predict MODEL_DIR --input X.npy --output Y.npy`,
  * `--image PHOTO [--top K]` for image classifiers: the photo is read,
- * resized and scaled as metadata.json says, and the top classes printed. */
+ * resized and scaled as metadata.json says, and the top classes printed;
+ * and `--text TEXT` for text models such as numbers_summation. */
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -52,8 +53,41 @@ done:
     return rc;
 }
 
+/* A text model (metadata.json's input.text): the text one-hot encoded as
+ * it was in training, the output's steps decoded back to characters. */
+static int predict_text(mx_model *m, const char *model_dir, const char *text) {
+    json_t *meta = cli_metadata_load(model_dir);
+    cli_text t;
+    int rc = -1;
+    mx_tensor *x = NULL, *y = NULL;
+    if (!meta) return -1;
+    if (!cli_text_from_metadata(meta, &t)) {
+        mx_fail("%s/metadata.json: the model does not read text (no input.text)", model_dir);
+        goto done;
+    }
+    int64_t k = (int64_t)strlen(t.alphabet), xs[3] = {1, t.in_length, k}, shape[MX_MAX_RANK + 1];
+    int rank = mx_model_output_shape(m, 0, shape + 1);
+    shape[0] = 1;
+    if (rank != 2 || shape[1] != t.out_length || shape[2] != k) {
+        mx_fail("the model's output is not %d steps of %lld symbols", t.out_length, (long long)k);
+        goto done;
+    }
+    if (!(x = mx_tensor_new(3, xs)) || !(y = mx_tensor_new(3, shape)) ||
+        mx_text_one_hot(text, t.alphabet, t.in_length, t.pad, x->data) || mx_predict(m, x, y, 1))
+        goto done;
+    char answer[256];
+    cli_text_decode(&t, y->data, t.out_length, (int)k, answer, sizeof answer);
+    printf("%s = %s\n", text, answer);
+    rc = 0;
+done:
+    mx_tensor_free(x);
+    mx_tensor_free(y);
+    json_decref(meta);
+    return rc;
+}
+
 int cmd_predict(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *image = NULL, *top_s = NULL, *bs_s = NULL, *threads_s = NULL;
+    const char *in = NULL, *out = NULL, *image = NULL, *text = NULL, *top_s = NULL, *bs_s = NULL, *threads_s = NULL;
     int preprocess = 0;
     const cli_opt opts[] = {
         {"--input", "X.npy", "inputs, batch first, shaped as the model's input", &in, NULL},
@@ -61,20 +95,22 @@ int cmd_predict(int argc, char **argv) {
         {"--preprocess", NULL, "apply the preprocessing of metadata.json (e.g. raw 0..255 pixels)", NULL, &preprocess},
         {"--image", "PHOTO", "classify a PNG or JPEG photo and print the top classes", &image, NULL},
         {"--top", "K", "how many classes to print for --image (default 5)", &top_s, NULL},
+        {"--text", "TEXT", "a text model (numbers_summation): read TEXT, print what it answers", &text, NULL},
         {"--batch-size", "N", "samples per forward pass (default 256)", &bs_s, NULL},
         {"--threads", "N", "worker threads (default: all cores)", &threads_s, NULL},
         {0},
     };
-    const cli_cmd c = {"predict", "MODEL_DIR (--input X.npy --output Y.npy | --image PHOTO [--top K])",
-                       "Run a model on a numpy array and write its outputs, or classify a photo.",
+    const cli_cmd c = {"predict", "MODEL_DIR (--input X.npy --output Y.npy | --image PHOTO [--top K] | --text TEXT)",
+                       "Run a model on a numpy array and write its outputs, classify a photo, or answer a text.",
                        "Arrays are taken as the model sees them; with --preprocess, as raw data\n"
                        "to which metadata.json's preprocessing (x * scale + offset) is applied.\n"
                        "A photo is resized to the model's input and preprocessed as metadata.json\n"
-                       "says; the class names come from its \"classes\".", opts};
+                       "says; the class names come from its \"classes\". A text is encoded with\n"
+                       "the alphabet of metadata.json (e.g. --text \"34+27\" for numbers_summation).", opts};
     const char *pos[1] = {NULL};
     int p = cli_parse(&c, argc, argv, pos, 1, 1);
     if (p) return p > 0 ? 0 : 2;
-    if (!image && (!in || !out)) return cli_error("predict", "give --input and --output, or --image"), 2;
+    if (!image && !text && (!in || !out)) return cli_error("predict", "give --input and --output, --image, or --text"), 2;
     int bs = 256, threads = 0, top = 5;
     if ((bs_s && cli_int(bs_s, "--batch-size", 1, 65536, &bs)) || (threads_s && cli_int(threads_s, "--threads", 1, 64, &threads)) ||
         (top_s && cli_int(top_s, "--top", 1, 100000, &top)))
@@ -83,8 +119,8 @@ int cmd_predict(int argc, char **argv) {
     mx_tensor *x = NULL, *y = NULL;
     int rc = 1;
     if (mx_set_threads(threads) || !(m = mx_model_load(pos[0]))) goto done;
-    if (image) {
-        if (predict_image(m, pos[0], image, top)) goto done;
+    if (image || text) {
+        if (image ? predict_image(m, pos[0], image, top) : predict_text(m, pos[0], text)) goto done;
         rc = 0;
         goto done;
     }

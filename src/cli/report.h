@@ -29,6 +29,9 @@ typedef struct mx_report {
     int h, w, c;                /* image shape of the examples; c is 1 (gray) or 3 (RGB) */
     double train_seconds, eval_seconds;
     int threads;
+    int steps;                  /* labels per test sample; above 1 (sequences) the report leads with exact_match */
+    double exact_match;         /* share of test samples with every step right */
+    const char *text_mistakes;  /* text models: test samples it got wrong, a line each, or NULL */
 } mx_report;
 
 /* Write the HTML (inline CSS and SVG, images as PNG data URIs; no external

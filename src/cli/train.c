@@ -119,6 +119,20 @@ static mx_model *transfer_model(const cli_experiment *e, const char *override, i
     return m;
 }
 
+/* "34+27 = 61, predicted 51" for sample i of a text dataset */
+static void print_text_mistake(FILE *f, const cli_text *t, const mx_dataset *d, const mx_eval_result *r, int64_t i) {
+    const int k = (int)strlen(t->alphabet);
+    char in[64] = "", want[64] = "", got[64] = "";
+    cli_text_decode(t, d->x + i * mx_dataset_sample_size(d), t->in_length, k, in, sizeof in);
+    for (int s = 0; s < r->steps && s < 63; s++) {
+        want[s] = t->alphabet[d->y[i * r->steps + s]];
+        got[s] = t->alphabet[r->predicted[i * r->steps + s]];
+    }
+    for (int s = r->steps; s > 0 && want[s - 1] == t->pad; s--) want[s - 1] = 0;
+    for (int s = r->steps; s > 0 && got[s - 1] == t->pad; s--) got[s - 1] = 0;
+    fprintf(f, "%s = %s, predicted %s\n", in, want, got);
+}
+
 static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *c, const mx_history *h,
                          const mx_dataset *test, const char *command, int threads, const char *data_dir) {
     char path[4200];
@@ -159,6 +173,23 @@ static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *
         json_object_set_new(meta, "data_path", json_string(data_dir));
     else if (folder && e->data.path)
         json_object_set_new(meta, "data_path", json_string(e->data.path));
+    cli_text text;
+    const int is_text = cli_text_of(e->dataset, test, &text);
+    if (mx_dataset_is_generated(e->dataset)) /* how eval draws its samples again */
+        json_object_set_new(meta, "dataset_config", json_pack("{s:I, s:I, s:I}", "train_size", (json_int_t)e->data.train_size,
+                                                              "test_size", (json_int_t)e->data.test_size, "seed",
+                                                              (json_int_t)e->data.seed));
+    if (is_text) { /* what predict --text needs: characters in, characters out */
+        char pad[2] = {text.pad, 0};
+        json_t *in = json_object_get(meta, "input");
+        json_object_del(in, "resize");
+        json_object_del(in, "pixels");
+        json_object_set_new(in, "text", json_pack("{s:s, s:i, s:s}", "alphabet", text.alphabet, "length", text.in_length,
+                                                  "pad", pad));
+        json_object_set_new(meta, "output", json_pack("{s:{s:s, s:i, s:s}}", "text", "alphabet", text.alphabet, "length",
+                                                      text.out_length, "pad", pad));
+    }
+    if (r.steps > 1) json_object_set_new(json_object_get(meta, "metrics"), "test_exact_match", json_real(r.exact_match));
     snprintf(path, sizeof path, "%s/metadata.json", c->out);
     int rc = mx_json_save(meta, path);
     json_decref(meta);
@@ -167,14 +198,23 @@ static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *
         return -1;
     }
 
-    /* the report: curves, confusion matrix and the test images it got wrong */
+    /* the report: curves, confusion matrix and the test images (or texts) it got wrong */
     enum { MAX_EX = 36 };
     mx_report_example ex[MAX_EX];
     int nex = 0;
     int64_t ss = mx_dataset_sample_size(test), wrong = 0;
-    for (int64_t i = 0; i < test->n; i++)
-        if (r.predicted[i] != test->y[i] && wrong++ < MAX_EX)
-            ex[nex++] = (mx_report_example){test->x + i * ss, test->y[i], r.predicted[i], r.confidence[i]};
+    const int images = test->rank == 3 && r.steps == 1;
+    char *mistakes = NULL;
+    size_t mistakes_len = 0;
+    FILE *mf = is_text ? open_memstream(&mistakes, &mistakes_len) : NULL;
+    for (int64_t i = 0; i < test->n; i++) {
+        int right = 1;
+        for (int k = 0; k < r.steps; k++) right &= r.predicted[i * r.steps + k] == test->y[i * r.steps + k];
+        if (right || wrong++ >= MAX_EX) continue;
+        if (images) ex[nex++] = (mx_report_example){test->x + i * ss, test->y[i], r.predicted[i], r.confidence[i]};
+        if (mf) print_text_mistake(mf, &text, test, &r, i);
+    }
+    if (mf) fclose(mf);
     char settings[2048], sched[128] = "";
     if (e->opt.schedule != MX_LR_CONSTANT)
         snprintf(sched, sizeof sched, " (%s over %lld steps)",
@@ -193,12 +233,16 @@ static int write_outputs(mx_model *m, const cli_experiment *e, const train_ctx *
                      .summary = summary, .settings = settings, .history = h, .n_classes = test->n_classes,
                      .class_names = test->class_names, .confusion = r.confusion, .test_loss = r.loss,
                      .test_accuracy = r.accuracy, .n_test = test->n, .examples = ex, .n_examples = nex,
-                     .n_misclassified = wrong, .h = (int)test->shape[0], .w = (int)test->shape[1],
-                     .c = (int)test->shape[2], .train_seconds = train_s, .eval_seconds = eval_s, .threads = threads};
+                     .n_misclassified = wrong, .h = images ? (int)test->shape[0] : 0, .w = images ? (int)test->shape[1] : 0,
+                     .c = images ? (int)test->shape[2] : 0, .train_seconds = train_s, .eval_seconds = eval_s,
+                     .threads = threads, .steps = r.steps, .exact_match = r.exact_match, .text_mistakes = mistakes};
     snprintf(path, sizeof path, "%s/report.html", c->out);
     rc = mx_report_write(path, &rep);
     free(summary);
+    free(mistakes);
     if (!rc) {
+        if (r.steps > 1)
+            printf("test exact match: %.4f  (every one of %d steps right)\n", r.exact_match, r.steps);
         printf("test accuracy: %.4f  (loss %.4f, %lld samples)\n", r.accuracy, r.loss, (long long)test->n);
         printf("model:  %s/model.json\nreport: %s\n", c->out, path);
     }
@@ -291,6 +335,10 @@ int cmd_train(int argc, char **argv) {
         train = a;
         test = b;
         if (!train || !test) goto fail;
+    }
+    if (mx_dataset_is_generated(e.dataset)) { /* what eval draws again: the samples actually used */
+        e.data.train_size = train->n;
+        e.data.test_size = test->n;
     }
     char cmdbuf[4200];
     snprintf(cmdbuf, sizeof cmdbuf, "mkdir -p '%s'", ctx.out);

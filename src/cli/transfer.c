@@ -34,6 +34,11 @@ static mx_dataset *every_fifth(mx_dataset *d, int test) {
 }
 
 mx_dataset *cli_dataset_load(const cli_data *d, const char *split, const char *dir) {
+    if (mx_dataset_is_generated(d->name)) { /* a seed per split, so test pairs are drawn apart from training */
+        int which = !strcmp(split, "train") ? 0 : !strcmp(split, "test") ? 1 : !strcmp(split, "fresh") ? 2 : -1;
+        if (which < 0) return mx_failp("%s: unknown split '%s' (valid: train, test, fresh)", d->name, split);
+        return mx_dataset_generate(d->name, which ? d->test_size : d->train_size, d->seed + (uint64_t)which);
+    }
     if (strcmp(d->name, "image_folder") != 0) return mx_dataset_load(d->name, split, dir);
     char root[4096], sub[4200];
     const char *p = dir ? dir : d->path;

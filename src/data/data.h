@@ -5,7 +5,8 @@
 #include "core/core.h"
 
 /* A dataset of n samples of the given shape with zeroed x and, if
- * with_labels, zeroed y; no class names. Free with mx_dataset_free. */
+ * with_labels, zeroed y of with_labels labels per sample (y_steps); no
+ * class names. Free with mx_dataset_free. */
 mx_dataset *mx_dataset_new(int64_t n, int rank, const int64_t *shape, int with_labels);
 /* Copies of n strings (for class names), or NULL. */
 char **mx_names_copy(const char *const *names, int n);

@@ -18,6 +18,8 @@ static void free_names(char **names, int n) {
     mx_free(names);
 }
 
+int mx_dataset_label_steps(const mx_dataset *d) { return d && d->y_steps > 1 ? d->y_steps : 1; }
+
 void mx_dataset_free(mx_dataset *d) {
     if (!d) return;
     mx_free(d->x);
@@ -37,7 +39,8 @@ mx_dataset *mx_dataset_new(int64_t n, int rank, const int64_t *shape, int with_l
     d->rank = rank;
     memcpy(d->shape, shape, sizeof(int64_t) * (size_t)rank);
     d->x = mx_alloc_array((size_t)total, sizeof(float)); /* (n, shape...) */
-    d->y = with_labels ? mx_alloc_array((size_t)n, sizeof(int32_t)) : NULL; /* (n) */
+    d->y = with_labels ? mx_alloc_array((size_t)n * (size_t)with_labels, sizeof(int32_t)) : NULL; /* (n, steps) */
+    d->y_steps = with_labels > 1 ? with_labels : 0;
     if (!d->x || (with_labels && !d->y)) {
         mx_dataset_free(d);
         return NULL;
@@ -60,11 +63,12 @@ mx_dataset *mx_dataset_slice(const mx_dataset *d, int64_t start, int64_t count) 
     if (start < 0 || count < 0 || start > d->n || count > d->n - start)
         return mx_failp("dataset slice [%lld, %lld) is outside the %lld samples", (long long)start,
                         (long long)(start + count), (long long)d->n);
-    mx_dataset *s = mx_dataset_new(count, d->rank, d->shape, d->y != NULL);
+    const int steps = mx_dataset_label_steps(d);
+    mx_dataset *s = mx_dataset_new(count, d->rank, d->shape, d->y != NULL ? steps : 0);
     if (!s) return NULL;
     int64_t ss = mx_dataset_sample_size(d);
     memcpy(s->x, d->x + start * ss, sizeof(float) * (size_t)(count * ss));
-    if (d->y) memcpy(s->y, d->y + start, sizeof(int32_t) * (size_t)count);
+    if (d->y) memcpy(s->y, d->y + start * steps, sizeof(int32_t) * (size_t)(count * steps));
     s->n_classes = d->n_classes;
     if (d->class_names && !(s->class_names = mx_names_copy((const char *const *)d->class_names, d->n_classes))) {
         mx_dataset_free(s);

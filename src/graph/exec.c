@@ -42,20 +42,36 @@ int mx_act_fused(const mx_node *n) {
     return n->layer->type->fuses_activation && n->layer->act.kind != MX_ACT_SOFTMAX;
 }
 
+void mx_node_forward(mx_node *n, const mx_exec *ex) {
+    /* a nested model called with training=False runs in inference mode */
+    mx_exec local = *ex;
+    if (n->layer->inference) local.training = 0;
+    n->layer->type->forward(n, &local);
+    if (n->z != n->out[0] && !mx_act_fused(n)) {
+        int64_t rows, cols;
+        act_shape(n->z, ex->batch, &rows, &cols);
+        mx_act_forward(n->layer->act, n->z->data, n->out[0]->data, rows, cols);
+    }
+}
+
+void mx_node_backward(mx_node *n, const mx_exec *ex) {
+    if (n->z != n->out[0] && !n->act_by_loss) {
+        int64_t rows, cols;
+        act_shape(n->z, ex->batch, &rows, &cols);
+        mx_act_backward(n->layer->act, n->z->data, n->out[0]->data, n->out[0]->grad, n->z->grad, rows, cols, 0);
+    }
+    mx_exec local = *ex;
+    if (n->layer->inference) local.training = 0;
+    n->layer->type->backward(n, &local);
+}
+
 void mx_graph_forward(mx_model *m, const mx_exec *ex) {
+    m->step_error[0] = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         mx_node *n = m->nodes[i];
         if (n->done_by_producer) continue; /* an earlier node wrote its output */
         double t0 = m->profile ? mx_now() : 0;
-        /* a nested model called with training=False runs in inference mode */
-        mx_exec local = *ex;
-        if (n->layer->inference) local.training = 0;
-        n->layer->type->forward(n, &local);
-        if (n->z != n->out[0] && !mx_act_fused(n)) {
-            int64_t rows, cols;
-            act_shape(n->z, ex->batch, &rows, &cols);
-            mx_act_forward(n->layer->act, n->z->data, n->out[0]->data, rows, cols);
-        }
+        mx_node_forward(n, ex);
         if (m->profile) n->seconds[0] += mx_now() - t0;
     }
 }
@@ -69,15 +85,7 @@ void mx_graph_backward(mx_model *m, const mx_exec *ex) {
         mx_node *n = m->nodes[i];
         if (!n->z->needs_grad) continue;
         double t0 = m->profile ? mx_now() : 0;
-        if (n->z != n->out[0] && !n->act_by_loss) {
-            int64_t rows, cols;
-            act_shape(n->z, ex->batch, &rows, &cols);
-            mx_act_backward(n->layer->act, n->z->data, n->out[0]->data, n->out[0]->grad, n->z->grad,
-                            rows, cols, 0);
-        }
-        mx_exec local = *ex;
-        if (n->layer->inference) local.training = 0;
-        n->layer->type->backward(n, &local);
+        mx_node_backward(n, ex);
         if (m->profile) n->seconds[1] += mx_now() - t0;
     }
 }

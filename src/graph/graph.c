@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,8 +121,51 @@ mx_layer *mx_graph_add_layer(mx_model *m, const mx_layer_type *t, const char *na
     l->trainable = !m->scope || m->scope->trainable;
     l->index = m->n_layers;
     memcpy(l->name, buf, sizeof buf);
+    snprintf(l->weight_scope, sizeof l->weight_scope, "%s", l->name);
     m->layers[m->n_layers++] = l;
     return l;
+}
+
+mx_layer *mx_graph_add_inner_layer(mx_layer *w, const mx_layer_type *t, const char *name) {
+    mx_model *m = w->model;
+    mx_layer *outer = m->scope;
+    m->scope = w; /* its name is unique among w's layers only */
+    mx_layer *l = mx_graph_add_layer(m, t, name);
+    m->scope = outer;
+    if (l) snprintf(l->weight_scope, sizeof l->weight_scope, "%.120s/%.127s", w->weight_scope, l->name);
+    return l;
+}
+
+mx_layer *mx_graph_clone_inner_layer(const mx_layer *src, const char *name) {
+    mx_layer *l = mx_graph_add_inner_layer(src->scope, src->type, name);
+    if (!l) return NULL;
+    memcpy(l->cfg, src->cfg, src->type->cfg_size);
+    l->act = src->act;
+    l->trainable = src->trainable;
+    l->inference = src->inference;
+    return l;
+}
+
+int mx_wrap_params(mx_layer *w, const mx_layer *inner) {
+    for (int i = 0; i < inner->n_params; i++) {
+        int have = 0;
+        for (int j = 0; j < w->n_params; j++) have |= w->params[j] == inner->params[i];
+        if (have) continue;
+        if (w->n_params >= MX_MAX_PARAMS) return mx_fail("too many weights in layer");
+        w->params[w->n_params++] = inner->params[i];
+    }
+    return 0;
+}
+
+void mx_node_step_error(mx_node *n, const char *fmt, ...) {
+    mx_model *m = n->layer->model;
+    if (m->step_error[0]) return;
+    int k = snprintf(m->step_error, sizeof m->step_error, "layer '%s' (%s): ", n->layer->name, n->layer->type->class_name);
+    if (k < 0 || (size_t)k >= sizeof m->step_error) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->step_error + k, sizeof m->step_error - (size_t)k, fmt, ap);
+    va_end(ap);
 }
 
 mx_layer *mx_graph_find_layer(const mx_model *m, const char *name) {
@@ -161,6 +205,18 @@ int mx_node_set_output(mx_node *n, int i, int rank, const int64_t *dims) {
     v->rank = rank;
     memcpy(v->dims, dims, sizeof(int64_t) * (size_t)rank);
     v->size = size;
+    return 0;
+}
+
+int mx_node_add_outputs(mx_node *n, int count) {
+    if (count > MX_MAX_OUTPUTS) return mx_fail("too many outputs (%d, at most %d)", count, MX_MAX_OUTPUTS);
+    for (int i = n->n_out; i < count; i++) {
+        char vname[sizeof n->out[0]->name];
+        snprintf(vname, sizeof vname, "%.140s/%d", n->out[0]->name, i);
+        /* a wrapper's inner node comes with its output views */
+        if (!n->out[i] && !(n->out[i] = new_value(n->layer->model, n, vname))) return -1;
+        n->n_out = i + 1;
+    }
     return 0;
 }
 
@@ -221,7 +277,7 @@ mx_param *mx_layer_param(mx_node *n, const char *short_name, int rank, const int
                          int64_t fan_out) {
     mx_layer *l = n->layer;
     char name[sizeof((mx_param *)0)->name];
-    snprintf(name, sizeof name, "%s/%.24s", l->name, short_name);
+    snprintf(name, sizeof name, "%s/%.24s", l->weight_scope, short_name);
     int64_t size = 1;
     for (int i = 0; i < rank; i++)
         if (dims[i] <= 0 || !mx_mul_ok(size, dims[i], &size) || size > ((int64_t)1 << 32))
@@ -252,27 +308,57 @@ mx_param *mx_layer_param(mx_node *n, const char *short_name, int rank, const int
     return p;
 }
 
+/* Keras's Orthogonal: a (max(r, c), min(r, c)) normal matrix, its QR
+ * decomposition's Q with the signs of R's diagonal folded in (what
+ * Gram-Schmidt gives directly), transposed when rows < cols, times gain. */
+static int orthogonal_fill(float *w, int64_t rows, int64_t cols, double gain, mx_rng *rng) {
+    int64_t n = MX_MAX(rows, cols), k = MX_MIN(rows, cols);
+    double *q = mx_alloc_array((size_t)(n * k), sizeof(double)); /* column j at q[j * n] */
+    if (!q) return -1;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < k; j++) q[j * n + i] = mx_rng_normal(rng);
+    for (int64_t j = 0; j < k; j++) { /* modified Gram-Schmidt, twice for accuracy */
+        double *cj = q + j * n;
+        for (int pass = 0; pass < 2; pass++)
+            for (int64_t p = 0; p < j; p++) {
+                const double *cp = q + p * n;
+                double d = 0;
+                for (int64_t i = 0; i < n; i++) d += cp[i] * cj[i];
+                for (int64_t i = 0; i < n; i++) cj[i] -= d * cp[i];
+            }
+        double norm = 0;
+        for (int64_t i = 0; i < n; i++) norm += cj[i] * cj[i];
+        norm = sqrt(norm);
+        for (int64_t i = 0; i < n; i++) cj[i] = norm > 0 ? cj[i] / norm : 0;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++)
+            w[r * cols + c] = (float)(gain * (rows >= cols ? q[c * n + r] : q[r * n + c]));
+    mx_free(q);
+    return 0;
+}
+
 /* Keras variance scaling: stddev = sqrt(scale / n); truncated normal is
  * drawn within 2 stddev and rescaled by 0.8796... to keep the variance. */
-void mx_init_fill(const mx_init *init, float *w, int64_t size, int64_t fan_in, int64_t fan_out,
-                  mx_rng *rng) {
+int mx_init_fill(const mx_init *init, float *w, int64_t size, int64_t cols, int64_t fan_in, int64_t fan_out,
+                 mx_rng *rng) {
     switch (init->kind) {
     case MX_INIT_ZEROS:
         memset(w, 0, sizeof(float) * (size_t)size);
-        return;
+        return 0;
     case MX_INIT_ONES:
     case MX_INIT_CONSTANT: {
         float v = init->kind == MX_INIT_ONES ? 1.0f : init->a;
         for (int64_t i = 0; i < size; i++) w[i] = v;
-        return;
+        return 0;
     }
     case MX_INIT_RANDOM_NORMAL:
         for (int64_t i = 0; i < size; i++) w[i] = (float)(init->a + init->b * mx_rng_normal(rng));
-        return;
+        return 0;
     case MX_INIT_RANDOM_UNIFORM:
         for (int64_t i = 0; i < size; i++)
             w[i] = (float)(init->a + (init->b - init->a) * mx_rng_uniform(rng));
-        return;
+        return 0;
     case MX_INIT_TRUNCATED_NORMAL:
         for (int64_t i = 0; i < size; i++) {
             double x;
@@ -280,7 +366,10 @@ void mx_init_fill(const mx_init *init, float *w, int64_t size, int64_t fan_in, i
             while (fabs(x) > 2.0);
             w[i] = (float)(init->a + init->b * x);
         }
-        return;
+        return 0;
+    case MX_INIT_ORTHOGONAL:
+        cols = MX_MAX(cols, 1);
+        return orthogonal_fill(w, size / cols, cols, init->scale, rng);
     case MX_INIT_VARIANCE_SCALING: {
         double n = init->mode == MX_FAN_IN ? (double)fan_in
                    : init->mode == MX_FAN_OUT ? (double)fan_out
@@ -301,9 +390,10 @@ void mx_init_fill(const mx_init *init, float *w, int64_t size, int64_t fan_in, i
                 w[i] = (float)(sd * x);
             }
         }
-        return;
+        return 0;
     }
     }
+    return 0;
 }
 
 mx_init mx_init_variance_scaling(const char *class_name, float scale, mx_fan_mode mode,
@@ -356,8 +446,11 @@ int mx_graph_finish(mx_model *m) {
         }
         mx_rng rng;
         mx_rng_seed(&rng, p->init.has_seed ? (uint64_t)p->init.seed : mx_stream(m->seed, (uint64_t)i, 1, 0));
-        mx_init_fill(&p->init, p->data, p->size, p->fan_in, p->fan_out, &rng);
+        if (mx_init_fill(&p->init, p->data, p->size, p->rank ? p->dims[p->rank - 1] : 1, p->fan_in, p->fan_out, &rng))
+            return mx_fail_context("initialising '%s': ", p->name);
     }
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->type->after_init) m->layers[i]->type->after_init(m->layers[i]);
     return 0;
 }
 
@@ -365,15 +458,18 @@ int mx_graph_finish(mx_model *m) {
 
 void mx_model_free(mx_model *m) {
     if (!m) return;
+    for (int i = 0; i < m->n_nodes; i++) {
+        mx_node *n = m->nodes[i];
+        if (n->layer->type->free_state) n->layer->type->free_state(n);
+        mx_free(n->state);
+        mx_free(n);
+    }
     for (int i = 0; i < m->n_layers; i++) {
         mx_layer *l = m->layers[i];
-        for (int j = 0; j < l->n_params; j++) mx_free(l->params[j]);
+        for (int j = 0; j < l->n_params; j++)
+            if (l->params[j]->layer == l) mx_free(l->params[j]); /* a wrapper's are its inner layer's */
         mx_free(l->cfg);
         mx_free(l);
-    }
-    for (int i = 0; i < m->n_nodes; i++) {
-        mx_free(m->nodes[i]->state);
-        mx_free(m->nodes[i]);
     }
     for (int i = 0; i < m->n_values; i++) mx_free(m->values[i]);
     mx_free(m->layers);

@@ -18,7 +18,7 @@
 #include "kernels/conv.h"
 
 #define MX_MAX_INPUTS 16
-#define MX_MAX_OUTPUTS 4
+#define MX_MAX_OUTPUTS 8 /* Bidirectional LSTM, merge_mode None, return_state: 2 + 4 */
 #define MX_MAX_PARAMS 8
 
 typedef struct mx_layer mx_layer;
@@ -35,6 +35,7 @@ typedef enum mx_init_kind {
     MX_INIT_RANDOM_UNIFORM,
     MX_INIT_TRUNCATED_NORMAL,
     MX_INIT_VARIANCE_SCALING, /* Glorot*, He*, Lecun* are VarianceScaling */
+    MX_INIT_ORTHOGONAL,       /* gain (in scale) times an orthogonal matrix (rows: all axes but the last) */
 } mx_init_kind;
 
 typedef enum mx_fan_mode { MX_FAN_IN, MX_FAN_OUT, MX_FAN_AVG } mx_fan_mode;
@@ -44,7 +45,7 @@ typedef struct mx_init {
     mx_init_kind kind;
     char class_name[32]; /* as written in the config, kept for saving */
     float a, b;          /* constant: value; normal: mean, stddev; uniform: minval, maxval */
-    float scale;         /* VarianceScaling */
+    float scale;         /* VarianceScaling; Orthogonal: gain */
     mx_fan_mode mode;
     mx_distribution distribution;
     int has_seed;
@@ -74,7 +75,7 @@ typedef struct mx_value {
 /* ---- parameters ---- */
 
 typedef struct mx_param {
-    char name[MX_NAME_MAX + 32]; /* "dense/kernel" */
+    char name[2 * MX_NAME_MAX + 32]; /* "dense/kernel", "bidirectional/forward_lstm/kernel" */
     int rank;
     int64_t dims[4];
     int64_t size;
@@ -86,7 +87,7 @@ typedef struct mx_param {
     float *grad;            /* planned: grad_slot when training and trainable, else NULL */
     float *grad_slot;       /* gradient storage of a trainable kind of weight */
     float *opt_state;       /* optimizer slots, opt_slots * size floats */
-    mx_layer *layer;
+    mx_layer *layer;        /* the layer that declared (and owns) it */
 } mx_param;
 
 /* ---- layer types: one file per type in src/layers/ ---- */
@@ -120,6 +121,15 @@ typedef struct mx_layer_type {
     /* Optional: whether this call can do a following 2x2 max pooling in its
      * forward pass (inference); it then writes pool_into's output. */
     int (*can_pool)(const mx_node *n);
+    /* Optional: adjust freshly initialised weights (LSTM's unit_forget_bias). */
+    void (*after_init)(mx_layer *l);
+    /* Optional: free what build put in n->state beyond one allocation
+     * (a wrapper's inner nodes). */
+    void (*free_state)(mx_node *n);
+    /* Optional: the states a call keeps from one batch to the next
+     * (stateful recurrent layers): buffer k of them, *count floats, or NULL
+     * past the last. */
+    float *(*persistent)(mx_node *n, int k, int64_t *count);
     /* Optional, for explanations (mlexp info, mlexp explain):
      * fills g with the sliding window of a convolution or pooling call and
      * returns 0 (a DepthwiseConv2D's g->f counts c * depth_multiplier); */
@@ -147,8 +157,12 @@ struct mx_layer {
     int n_nodes;                       /* calls of this layer in the graph */
     mx_model *model;
     int index;                         /* in model->layers */
-    mx_layer *scope;                   /* the nested model it belongs to, NULL at the top */
+    mx_layer *scope;                   /* the nested model (or wrapper) it belongs to, NULL at the top */
     int inference;                     /* runs in inference mode (a nested model called with training=False) */
+    /* Where its weights are named: its name, or for the layer inside a
+     * wrapper what TF.js uses ("bidirectional/forward_lstm", or the
+     * TimeDistributed layer's name). Its weights join the wrapper's. */
+    char weight_scope[2 * MX_NAME_MAX];
 };
 
 /* A model used as a layer inside another (Keras nesting). Its layers join
@@ -192,6 +206,7 @@ struct mx_node {
     uint64_t folded_version;           /* the weights_version folded is of (0: not yet) */
     int done_by_producer;              /* planned: an earlier node computes this node's output */
     int64_t ws_per_sample, ws_fixed;   /* workspace floats, declared by build */
+    int fixed_batch;                   /* > 0: keeps state for this many samples, the most a step may run */
     float *ws;                         /* planned workspace, kept from forward to backward */
     uint64_t ws_version;               /* the weights_version + 1 of weights derived into ws and kept
                                         * between inference passes (Winograd's filters; 0: none) */
@@ -234,6 +249,7 @@ struct mx_model {
     int opt_lookahead;                 /* the weights sit at textbook Nesterov's look-ahead point (optimizer.c) */
     uint64_t weights_version;          /* bumped whenever weights change (folded copies follow it) */
     int profile;                       /* time every node (mx_model_profile) */
+    char step_error[256];              /* set by a node that met bad data in a step (mx_node_step_error) */
     mx_layer *scope;                   /* while reading a config: the nested model being read */
 };
 
@@ -256,10 +272,29 @@ mx_param *mx_layer_param(mx_node *n, const char *short_name, int rank, const int
                          const mx_init *init, const mx_reg *reg, int trainable, int64_t fan_in,
                          int64_t fan_out);
 int mx_node_set_output(mx_node *n, int i, int rank, const int64_t *dims);
+/* Give node n (in build) outputs 1 .. count-1 besides out[0], named
+ * "<name>/<i>" (values given in n->out already are kept: a wrapper's inner
+ * node); their shapes are set with mx_node_set_output. */
+int mx_node_add_outputs(mx_node *n, int count);
+/* The batch size fixed by the InputLayer that input 0 comes from
+ * (batch_input_shape [B, ...]), or 0 when it is not fixed. */
+int mx_node_input_batch(const mx_node *n);
+/* A layer inside wrapper w (the layer of Bidirectional or TimeDistributed),
+ * not called in the graph itself: its config is read by the caller; w's
+ * build runs it on inner nodes and takes its weights (mx_wrap_params). */
+mx_layer *mx_graph_add_inner_layer(mx_layer *w, const mx_layer_type *t, const char *name);
+/* A copy of inner layer src (same type and config) named `name` in the same wrapper. */
+mx_layer *mx_graph_clone_inner_layer(const mx_layer *src, const char *name);
+/* The weights of inner layer `inner` become weights of wrapper w too, in order. */
+int mx_wrap_params(mx_layer *w, const mx_layer *inner);
+/* Bad data met in a step (e.g. an index out of range): the first message
+ * is kept in m->step_error; the step's caller reports it. */
+void mx_node_step_error(mx_node *n, const char *fmt, ...) MX_PRINTF(2, 3);
 
-/* Initialise one parameter with its initializer from a seeded generator. */
-void mx_init_fill(const mx_init *init, float *w, int64_t size, int64_t fan_in, int64_t fan_out,
-                  mx_rng *rng);
+/* Initialise one parameter with its initializer from a seeded generator;
+ * cols is its last axis (Orthogonal). */
+int mx_init_fill(const mx_init *init, float *w, int64_t size, int64_t cols, int64_t fan_in, int64_t fan_out,
+                 mx_rng *rng);
 mx_init mx_init_variance_scaling(const char *class_name, float scale, mx_fan_mode mode,
                                  mx_distribution d);
 
@@ -293,5 +328,9 @@ void mx_graph_forward(mx_model *m, const mx_exec *ex);
 /* The node's forward applies its (elementwise) activation in its epilogue. */
 int mx_act_fused(const mx_node *n);
 void mx_graph_backward(mx_model *m, const mx_exec *ex);
+/* One node: its layer's pass and its activation (a wrapper runs its inner
+ * nodes with these). */
+void mx_node_forward(mx_node *n, const mx_exec *ex);
+void mx_node_backward(mx_node *n, const mx_exec *ex);
 
 #endif

@@ -129,6 +129,12 @@ static int64_t param_floats(const mx_node *n) {
 
 int mx_graph_plan(mx_model *m, int batch, int training) {
     if (batch <= 0) return mx_fail("batch size must be positive, got %d", batch);
+    for (int i = 0; i < m->n_nodes; i++) {
+        const mx_node *n = m->nodes[i];
+        if (n->fixed_batch > 0 && batch > n->fixed_batch)
+            return mx_fail("layer '%s' keeps state for batches of %d samples (stateful): cannot run %d at once",
+                           n->layer->name, n->fixed_batch, batch);
+    }
     if (m->plan_mem && m->plan_batch >= batch && m->plan_training >= training) return 0;
     /* new flags invalidate the old plan whatever happens next */
     mx_free(m->plan_mem);

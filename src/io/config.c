@@ -129,6 +129,12 @@ int mx_init_read(json_t *j, mx_init *out) {
         out->kind = MX_INIT_RANDOM_UNIFORM;
         return num(cfg, "minval", -0.05f, &out->a) || num(cfg, "maxval", 0.05f, &out->b);
     }
+    if (!strcmp(cls, "Orthogonal") || !strcmp(cls, "orthogonal")) {
+        out->kind = MX_INIT_ORTHOGONAL;
+        if (num(cfg, "gain", 1, &out->scale)) return -1;
+        if (!isfinite(out->scale)) return mx_fail("Orthogonal gain must be a finite number");
+        return 0;
+    }
     if (!strcmp(cls, "VarianceScaling") || !strcmp(cls, "variance_scaling")) {
         out->kind = MX_INIT_VARIANCE_SCALING;
         if (num(cfg, "scale", 1, &out->scale)) return -1;
@@ -175,6 +181,7 @@ json_t *mx_init_write(const mx_init *i) {
             json_object_set_new(cfg, "distribution", json_string(g_dists[i->distribution]));
         }
         break;
+    case MX_INIT_ORTHOGONAL: json_object_set_new(cfg, "gain", real(i->scale)); break;
     case MX_INIT_ZEROS:
     case MX_INIT_ONES: break;
     }
@@ -186,7 +193,8 @@ json_t *mx_init_write(const mx_init *i) {
         if (strcmp(cls, g_vs_aliases[k].snake) == 0) cls = g_vs_aliases[k].name;
     static const char *const snake[][2] = {{"zeros", "Zeros"}, {"ones", "Ones"}, {"constant", "Constant"},
                                            {"random_normal", "RandomNormal"}, {"random_uniform", "RandomUniform"},
-                                           {"truncated_normal", "TruncatedNormal"}, {"variance_scaling", "VarianceScaling"}};
+                                           {"truncated_normal", "TruncatedNormal"}, {"variance_scaling", "VarianceScaling"},
+                                           {"orthogonal", "Orthogonal"}};
     for (size_t k = 0; k < sizeof snake / sizeof snake[0]; k++)
         if (strcmp(cls, snake[k][0]) == 0) cls = snake[k][1];
     return json_pack("{s:s, s:o}", "class_name", cls, "config", cfg);
@@ -266,6 +274,36 @@ static int read_shape(json_t *v, mx_shape_cfg *s, int allow_int) {
     return 0;
 }
 
+static int read_field_enum(const mx_field *f, json_t *v, int *out) {
+    int i = json_is_string(v) ? enum_index(f->names, json_string_value(v)) : -1;
+    if (i < 0) {
+        char list[256] = "";
+        for (int k = 0; f->names[k]; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", k ? ", " : "", f->names[k]);
+        return mx_fail("'%s' must be one of %s%s", f->key, list, f->kind == MX_FIELD_ENUM_OR_NULL ? " or null" : "");
+    }
+    *out = i;
+    return 0;
+}
+
+/* {"class_name": ..., "config": {...}}: a layer inside l (a wrapper's) */
+static int read_inner_layer(mx_layer *l, const mx_field *f, json_t *v, mx_layer **out) {
+    int depth = 0; /* wrappers around l */
+    for (const mx_layer *s = l; s && s->type != &mx_layer_submodel; s = s->scope) depth++;
+    if (depth > 8) return mx_fail("'%s': layers wrapped more than 8 deep are not supported", f->key);
+    json_t *cls = json_object_get(v, "class_name"), *cfg = json_object_get(v, "config");
+    if (!json_is_string(cls) || (cfg && !json_is_object(cfg)))
+        return mx_fail("'%s' must be {\"class_name\": ..., \"config\": {...}}", f->key);
+    const mx_layer_type *t = mx_layer_type_find(json_string_value(cls));
+    if (!t || t == &mx_layer_submodel || !strcmp(t->class_name, "InputLayer"))
+        return mx_fail("'%s': layer class '%s' is not supported here", f->key, json_string_value(cls));
+    json_t *name = json_object_get(cfg, "name");
+    mx_layer *inner = mx_graph_add_inner_layer(l, t, json_is_string(name) ? json_string_value(name) : NULL);
+    if (!inner || mx_config_read(inner, cfg)) return mx_fail_context("'%s' (%s): ", f->key, t->class_name);
+    *out = inner;
+    return 0;
+}
+
 /* An activation with parameters Keras's names cannot carry (ours, see
  * docs/explain.md): {"name": "softmax", "temperature": T} or
  * {"name": "leaky_relu", "alpha": a}. */
@@ -326,17 +364,7 @@ static int read_field(mx_layer *l, const mx_field *f, json_t *v) {
         if (!json_is_boolean(v)) return mx_fail("'%s' must be true or false", f->key);
         *(int *)base = json_is_true(v);
         return 0;
-    case MX_FIELD_ENUM: {
-        int i = json_is_string(v) ? enum_index(f->names, json_string_value(v)) : -1;
-        if (i < 0) {
-            char list[256] = "";
-            for (int k = 0; f->names[k]; k++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", k ? ", " : "", f->names[k]);
-            return mx_fail("'%s' must be one of %s", f->key, list);
-        }
-        *(int *)base = i;
-        return 0;
-    }
+    case MX_FIELD_ENUM: return read_field_enum(f, v, (int *)base);
     case MX_FIELD_INTS: {
         int *out = (int *)base;
         if (json_is_null(v)) {
@@ -380,6 +408,28 @@ static int read_field(mx_layer *l, const mx_field *f, json_t *v) {
     case MX_FIELD_NULL:
         if (!json_is_null(v)) return mx_fail("option '%s' is not supported (only null)", f->key);
         return 0;
+    case MX_FIELD_ACTIVATION: {
+        mx_act *a = (mx_act *)base;
+        if (json_is_null(v)) {
+            mx_act_parse("linear", a);
+            return 0;
+        }
+        if (!json_is_string(v) || mx_act_parse(json_string_value(v), a) || a->kind == MX_ACT_SOFTMAX)
+            return mx_fail("'%s': activation %s%s%s is not supported", f->key, json_is_string(v) ? "'" : "",
+                           json_is_string(v) ? json_string_value(v) : "(not a string)", json_is_string(v) ? "'" : "");
+        return 0;
+    }
+    case MX_FIELD_BOOL_OR_NULL:
+        if (!json_is_boolean(v) && !json_is_null(v)) return mx_fail("'%s' must be true, false or null", f->key);
+        *(int *)base = json_is_true(v);
+        return 0;
+    case MX_FIELD_ENUM_OR_NULL:
+        if (json_is_null(v)) {
+            *(int *)base = -1;
+            return 0;
+        }
+        return read_field_enum(f, v, (int *)base);
+    case MX_FIELD_LAYER: return read_inner_layer(l, f, v, (mx_layer **)base);
     case MX_FIELD_IGNORE:
     case MX_FIELD_END: return 0;
     }
@@ -486,6 +536,14 @@ static json_t *write_field(const mx_layer *l, const mx_field *f) {
     case MX_FIELD_INIT: return mx_init_write((const mx_init *)base);
     case MX_FIELD_REG: return reg_write((const mx_reg *)base);
     case MX_FIELD_NULL: return json_null();
+    case MX_FIELD_ACTIVATION: return json_string(mx_act_name(((const mx_act *)base)->kind));
+    case MX_FIELD_BOOL_OR_NULL: return json_boolean(*(const int *)base);
+    case MX_FIELD_ENUM_OR_NULL: return *(const int *)base < 0 ? json_null() : json_string(f->names[*(const int *)base]);
+    case MX_FIELD_LAYER: {
+        const mx_layer *inner = *(mx_layer *const *)base;
+        return inner ? json_pack("{s:s, s:o}", "class_name", inner->type->class_name, "config", mx_config_write(inner))
+                     : json_null();
+    }
     case MX_FIELD_IGNORE:
     case MX_FIELD_END: break;
     }

@@ -534,8 +534,14 @@ static void header(FILE *f, const mx_report *r) {
         fputs("</p>\n", f);
     }
     fputs("<div class=\"stats\">\n<div class=\"stat main\"><b>", f);
+    if (r->steps > 1) { /* sequences: every step right is what counts */
+        pct(f, r->exact_match, 2);
+        fputs("</b><span>test exact match</span></div>\n<div class=\"stat\"><b>", f);
+    }
     pct(f, r->test_accuracy, 2);
-    fputs("</b><span>test accuracy</span></div>\n<div class=\"stat\"><b>", f);
+    fputs(r->steps > 1 ? "</b><span>test accuracy per step</span></div>\n<div class=\"stat\"><b>"
+                       : "</b><span>test accuracy</span></div>\n<div class=\"stat\"><b>",
+          f);
     num(f, "%.4f", r->test_loss);
     char count[32];
     fprintf(f, "</b><span>test loss</span></div>\n<div class=\"stat\"><b>%s</b><span>test samples</span></div>\n",
@@ -599,6 +605,7 @@ static int page(FILE *f, const mx_report *r) {
     }
     if (r->n_classes > 0 && r->confusion) confusion(f, r);
     if (r->n_examples > 0 && examples(f, r) != 0) return -1;
+    if (r->text_mistakes && r->text_mistakes[0]) text_section(f, "Test samples it got wrong (the first ones)", r->text_mistakes);
     if (r->summary) text_section(f, "Model", r->summary);
     settings_and_timings(f, r);
     fputs("</main>\n<footer>Written by mlexp " MX_VERSION ". This page is self-contained: no scripts, no "

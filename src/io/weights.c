@@ -15,12 +15,28 @@
 #define MAX_MODEL_JSON ((size_t)256 << 20)
 #define MAX_WEIGHT_BYTES ((int64_t)8 << 30)
 
-/* "sequential/dense/kernel:0" names the parameter "dense/kernel" */
-static int name_matches(const char *manifest, const char *param) {
-    size_t ml = strlen(manifest), pl = strlen(param);
-    if (ml >= 2 && manifest[ml - 2] == ':' && manifest[ml - 1] == '0') ml -= 2;
+static int suffix_matches(const char *manifest, size_t ml, const char *param) {
+    size_t pl = strlen(param);
     if (ml == pl) return strncmp(manifest, param, pl) == 0;
     return ml > pl && manifest[ml - pl - 1] == '/' && strncmp(manifest + ml - pl, param, pl) == 0;
+}
+
+/* "sequential/dense/kernel:0" names the parameter "dense/kernel"; as TF.js
+ * does, a cell's name before the last part is dropped: Keras 2 writes
+ * "lstm/lstm_cell/kernel" for the parameter "lstm/kernel". */
+static int name_matches(const char *manifest, const char *param) {
+    size_t ml = strlen(manifest);
+    if (ml >= 2 && manifest[ml - 2] == ':' && manifest[ml - 1] == '0') ml -= 2;
+    if (suffix_matches(manifest, ml, param)) return 1;
+    const char *last = NULL, *before = NULL;
+    for (const char *p = manifest; p < manifest + ml; p++)
+        if (*p == '/') before = last, last = p;
+    if (!before || ml >= 1024) return 0;
+    char shorter[1024]; /* without "/<cell>" */
+    size_t head = (size_t)(before - manifest), tail = ml - (size_t)(last - manifest);
+    memcpy(shorter, manifest, head);
+    memcpy(shorter + head, last, tail);
+    return suffix_matches(shorter, head + tail, param);
 }
 
 static float half_to_float(uint16_t h) {

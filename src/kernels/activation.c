@@ -4,6 +4,7 @@
 #include "kernels/activation.h"
 
 #include "core/core.h"
+#include "kernels/simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -169,6 +170,41 @@ static void softmax_rows(const act_job *j, int64_t r0, int64_t r1) {
     }
 }
 
+/* Sigmoid and tanh a vector at a time (the gates of recurrent layers). */
+static inline mx_vf vsigmoid(mx_vf x) { return 1.0f / (1.0f + mx_vexp(-x)); }
+
+static inline mx_vf vtanh(mx_vf x) {
+#if MX_VL == 1
+    return tanhf(x);
+#else
+    /* |x| < 0.625: Cephes's odd polynomial; beyond: 1 - 2 / (e^(2|x|) + 1) with x's sign */
+    const mx_vf z = x * x;
+    mx_vf p = z * -5.70498872745e-3f + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const mx_vf small = p * z * x + x;
+    const mx_vf a = mx_vmax(x, -x);
+    mx_vf big = 1.0f - 2.0f / (mx_vexp(2.0f * a) + 1.0f);
+    big = mx_vselect(x < 0, -big, big);
+    return mx_vselect(a < 0.625f, small, big);
+#endif
+}
+
+/* f over n values with whole vectors; the tail through a padded vector, so
+ * each value comes out the same wherever a range starts */
+#define VECTOR_MAP(f, x, y, n)                                                       \
+    do {                                                                             \
+        int64_t i_ = 0;                                                              \
+        for (; i_ + MX_VL <= (n); i_ += MX_VL) mx_vstore((y) + i_, f(mx_vload((x) + i_))); \
+        if (i_ < (n)) {                                                              \
+            float t_[MX_VL] = {0};                                                   \
+            memcpy(t_, (x) + i_, sizeof(float) * (size_t)((n) - i_));                \
+            mx_vstore(t_, f(mx_vload(t_)));                                          \
+            memcpy((y) + i_, t_, sizeof(float) * (size_t)((n) - i_));                \
+        }                                                                            \
+    } while (0)
+
 void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n) {
     /* the common cases get loops the compiler can vectorise */
     if (a.kind == MX_ACT_RELU) {
@@ -179,6 +215,12 @@ void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n) {
         for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : a.alpha * x[i];
     } else if (a.kind == MX_ACT_LINEAR) {
         if (y != x) memmove(y, x, sizeof(float) * (size_t)n);
+    } else if (a.kind == MX_ACT_SIGMOID) {
+        VECTOR_MAP(vsigmoid, x, y, n);
+    } else if (a.kind == MX_ACT_TANH) {
+        VECTOR_MAP(vtanh, x, y, n);
+    } else if (a.kind == MX_ACT_HARD_SIGMOID) {
+        for (int64_t i = 0; i < n; i++) y[i] = fminf(1.0f, fmaxf(0.0f, 0.2f * x[i] + 0.5f));
     } else {
         for (int64_t i = 0; i < n; i++) y[i] = act1(a, x[i]);
     }
@@ -216,13 +258,29 @@ static void backward_range(void *p, int64_t b, int64_t e) {
         }
         return;
     }
-    if (j->a.kind == MX_ACT_RELU && !j->accumulate) {
-        for (int64_t i = b; i < e; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+    if (j->accumulate) {
+        for (int64_t i = b; i < e; i++) dx[i] += dy[i] * dact1(j->a, x[i], y[i]);
         return;
     }
-    for (int64_t i = b; i < e; i++) {
-        float g = dy[i] * dact1(j->a, x[i], y[i]);
-        dx[i] = j->accumulate ? dx[i] + g : g;
+    mx_act_grad_eltwise(j->a, x + b, y + b, dy + b, dx + b, e - b);
+}
+
+void mx_act_grad_eltwise(mx_act a, const float *x, const float *y, const float *dy, float *dx, int64_t n) {
+    switch (a.kind) { /* loops the compiler can vectorise for the common cases */
+    case MX_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+        return;
+    case MX_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+        return;
+    case MX_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        return;
+    case MX_ACT_LINEAR:
+        if (dx != dy) memmove(dx, dy, sizeof(float) * (size_t)n);
+        return;
+    default:
+        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * dact1(a, x[i], y[i]);
     }
 }
 

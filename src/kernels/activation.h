@@ -60,6 +60,9 @@ int mx_act_monotonic(mx_act a);
 void mx_act_forward(mx_act a, const float *x, float *y, int64_t rows, int64_t cols);
 /* y = f(x) for n values on the calling thread; not softmax. */
 void mx_act_eltwise(mx_act a, const float *x, float *y, int64_t n);
+/* dx = f'(x) * dy for n values on the calling thread; not softmax. Reads x
+ * only where mx_act_output_grad does not hold; dx may be any of the inputs. */
+void mx_act_grad_eltwise(mx_act a, const float *x, const float *y, const float *dy, float *dx, int64_t n);
 /* d = f'(x) elementwise from x and y = f(x) (not softmax): the factor the
  * backward pass multiplies by, for traces that show it. */
 void mx_act_derivative(mx_act a, const float *x, const float *y, float *d, int64_t n);

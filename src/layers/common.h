@@ -11,6 +11,7 @@
 #define MX_GLOROT_UNIFORM "{\"class_name\": \"GlorotUniform\", \"config\": {\"seed\": null}}"
 #define MX_ZEROS "{\"class_name\": \"Zeros\", \"config\": {}}"
 #define MX_ONES "{\"class_name\": \"Ones\", \"config\": {}}"
+#define MX_ORTHOGONAL "{\"class_name\": \"Orthogonal\", \"config\": {\"gain\": 1.0, \"seed\": null}}"
 
 /* TensorFlow's output size and leading padding for one spatial axis.
  * same: out = ceil(in / s), padding split with the extra pixel after. */
@@ -24,6 +25,11 @@ int mx_conv_geometry(const mx_node *n, const int kernel[2], const int strides[2]
                      int data_format, int64_t filters, mx_conv_geom *g, int64_t *lead);
 /* out[0] = input's leading axes + (oh, ow, f) */
 int mx_conv_set_output(mx_node *n, const mx_conv_geom *g);
+
+/* For Bidirectional (recurrent.c): whether l is SimpleRNN, LSTM or GRU,
+ * and turning its go_backwards over. */
+int mx_is_recurrent(const mx_layer *l);
+void mx_rnn_reverse(mx_layer *l);
 
 /* Explanations of a window's output size along both axes, with numbers:
  * "height floor((28 + 2*0 - 5) / 1) + 1 = 24, width ..." ('valid'), or the

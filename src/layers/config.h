@@ -22,6 +22,10 @@ typedef enum mx_field_kind {
     MX_FIELD_INIT,     /* mx_init */
     MX_FIELD_REG,      /* mx_reg; null or {"class_name": "L2", ...} */
     MX_FIELD_NULL,     /* a Keras option we support only when null (constraints) */
+    MX_FIELD_ACTIVATION, /* mx_act in the config struct (a recurrent layer's inner activations) */
+    MX_FIELD_BOOL_OR_NULL, /* int, 0 or 1; null (TF.js's unset) reads as 0 */
+    MX_FIELD_ENUM_OR_NULL, /* int index into names, -1 for null */
+    MX_FIELD_LAYER,    /* mx_layer *: {"class_name": ..., "config": ...} read as a layer inside this one */
     MX_FIELD_IGNORE,   /* accepted, not used, not written back */
 } mx_field_kind;
 

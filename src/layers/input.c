@@ -2,6 +2,8 @@
  * writes the batch into its value; it has no computation of its own. */
 #include "layers/common.h"
 
+#include <string.h>
+
 typedef struct input_cfg {
     mx_shape_cfg batch_input_shape;
     int sparse, ragged;
@@ -31,6 +33,14 @@ static int input_build(mx_node *n) {
         d[i - off] = s->dims[i];
     }
     return mx_node_set_output(n, 0, s->rank - off, d);
+}
+
+int mx_node_input_batch(const mx_node *n) {
+    while (n && n->n_in > 0) n = n->in[0]->producer;
+    if (!n || strcmp(n->layer->type->class_name, "InputLayer") != 0) return 0;
+    const input_cfg *c = n->layer->cfg;
+    const long long b = c->batch_input_shape.rank > 0 ? c->batch_input_shape.dims[0] : -1;
+    return b > 0 && b < (1 << 30) ? (int)b : 0;
 }
 
 static void input_noop(mx_node *n, const mx_exec *ex) {

@@ -1,6 +1,6 @@
 /* reshape.c: Flatten and Reshape, which keep the data order (the core op
- * is a copy, and the backward a copy of the gradient), and Permute, which
- * reorders the axes. */
+ * is a copy, and the backward a copy of the gradient), Permute, which
+ * reorders the axes, and RepeatVector, which repeats a vector n times. */
 #include "layers/common.h"
 
 #include <string.h>
@@ -166,4 +166,59 @@ const mx_layer_type mx_layer_permute = {
     .forward = permute_forward,
     .backward = permute_backward,
     .example = "{\"input\": [2, 3], \"config\": {\"dims\": [2, 1]}}",
+};
+
+/* ---- RepeatVector: (F) to (n, F) ---- */
+
+typedef struct repeat_cfg {
+    int n;
+} repeat_cfg;
+
+static const mx_field repeat_fields[] = {
+    {"n", MX_FIELD_INT, offsetof(repeat_cfg, n), NULL, 0, NULL},
+    {0},
+};
+
+static int repeat_build(mx_node *node) {
+    repeat_cfg *c = node->layer->cfg;
+    if (node->in[0]->rank != 1) return mx_fail("expects input (batch, features), got rank %d", node->in[0]->rank + 1);
+    if (c->n <= 0) return mx_fail("n must be positive, got %d", c->n);
+    int64_t d[2] = {c->n, node->in[0]->dims[0]};
+    return mx_node_set_output(node, 0, 2, d);
+}
+
+static void repeat_forward(mx_node *node, const mx_exec *ex) {
+    const repeat_cfg *c = node->layer->cfg;
+    const int64_t F = node->in[0]->size;
+    for (int64_t b = 0; b < ex->batch; b++)
+        for (int k = 0; k < c->n; k++)
+            memcpy(node->z->data + (b * c->n + k) * F, node->in[0]->data + b * F, sizeof(float) * (size_t)F);
+}
+
+/* dx = the sum of the copies' gradients, in copy order */
+static void repeat_backward(mx_node *node, const mx_exec *ex) {
+    const repeat_cfg *c = node->layer->cfg;
+    float *dx = node->in[0]->grad;
+    if (!dx) return;
+    const int64_t F = node->in[0]->size;
+    for (int64_t b = 0; b < ex->batch; b++) {
+        float *d = dx + b * F;
+        for (int64_t i = 0; i < F; i++) {
+            float s = node->in_acc[0] ? d[i] : 0.0f;
+            for (int k = 0; k < c->n; k++) s += node->z->grad[(b * c->n + k) * F + i];
+            d[i] = s;
+        }
+    }
+}
+
+const mx_layer_type mx_layer_repeat_vector = {
+    .class_name = "RepeatVector",
+    .fields = repeat_fields,
+    .cfg_size = sizeof(repeat_cfg),
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .build = repeat_build,
+    .forward = repeat_forward,
+    .backward = repeat_backward,
+    .example = "{\"input\": [3], \"config\": {\"n\": 2}}",
 };

@@ -192,7 +192,7 @@ const mx_dataset *srv_examples(srv *s, srv_model *sm, const char **why) {
         return NULL;
     }
     /* an image folder is read at the model's input size, as in training */
-    cli_data data = {name, json_string_value(json_object_get(sm->meta, "data_path")), 0, 0, 0, sm->prep.resize};
+    cli_data data = {.name = name, .path = json_string_value(json_object_get(sm->meta, "data_path")), .resize = sm->prep.resize};
     if (sm->in_rank == 3) {
         data.height = (int)sm->in_shape[0];
         data.width = (int)sm->in_shape[1];

@@ -99,7 +99,7 @@ int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out) {
         }
         /* options we only support switched off */
         int off = json_is_null(v) || json_is_false(v) || (json_is_number(v) && json_number_value(v) == 0);
-        if (!off && (!strcmp(key, "amsgrad") || !strcmp(key, "centered") || !strcmp(key, "clipvalue") ||
+        if (!off && (!strcmp(key, "amsgrad") || !strcmp(key, "centered") ||
                      !strcmp(key, "decay") || !strcmp(key, "weight_decay") || !strcmp(key, "use_ema"))) {
             mx_fail("optimizer %s: option '%s' is not supported", cls, key);
             goto done;
@@ -118,8 +118,12 @@ int mx_optimizer_parse(const char *json_text, mx_optimizer_config *out) {
         opt_key(cfg, "beta_1", &out->beta_1) || opt_key(cfg, "beta_2", &out->beta_2) ||
         opt_key(cfg, "epsilon", &out->epsilon) || opt_key(cfg, "momentum", &out->momentum) ||
         opt_key(cfg, "rho", &out->rho) || opt_key(cfg, "clipnorm", &out->clipnorm) ||
-        opt_key(cfg, "global_clipnorm", &out->global_clipnorm))
+        opt_key(cfg, "global_clipnorm", &out->global_clipnorm) || opt_key(cfg, "clipvalue", &out->clipvalue))
         goto done;
+    if (out->clipnorm < 0 || out->global_clipnorm < 0 || out->clipvalue < 0) {
+        mx_fail("optimizer %s: clipnorm, global_clipnorm and clipvalue must not be negative", cls);
+        goto done;
+    }
     json_t *nest = json_object_get(cfg, "nesterov");
     if (nest) out->nesterov = json_is_true(nest);
     json_t *form = json_object_get(cfg, "form"); /* ours: the update rule's book (mx.h) */
@@ -252,6 +256,7 @@ json_t *mx_training_config_write(const mx_model *m) {
     if (o->form != MX_OPT_FORM_KERAS) json_object_set_new(cfg, "form", json_string(mx_optimizer_form_name(o->form)));
     if (o->clipnorm > 0) json_object_set_new(cfg, "clipnorm", json_real(o->clipnorm));
     if (o->global_clipnorm > 0) json_object_set_new(cfg, "global_clipnorm", json_real(o->global_clipnorm));
+    if (o->clipvalue > 0) json_object_set_new(cfg, "clipvalue", json_real(o->clipvalue));
     json_t *loss = m->from_logits ? json_pack("{s:s, s:{s:b}}", "class_name",
                                               m->loss_kind == MX_LOSS_BINARY_CE ? "BinaryCrossentropy"
                                               : m->loss_kind == MX_LOSS_CATEGORICAL_CE ? "CategoricalCrossentropy"
@@ -269,6 +274,7 @@ double mx_train_step_observed(mx_model *m, int batch, uint64_t seed, int64_t *co
     mx_exec ex = {batch, 1, seed, m->iterations};
     mx_opt_begin(m);
     mx_graph_forward(m, &ex);
+    if (m->step_error[0]) return NAN; /* bad data: no update, the caller reports it */
     double loss = mx_loss_step(m, batch, 1, correct, total);
     mx_graph_backward(m, &ex);
     double reg = mx_regularization(m, 1);

@@ -47,11 +47,16 @@ static int check_data(const mx_model *m, const mx_dataset *d, const char *what) 
     if (!d->y) return mx_fail("%s: no labels", what);
     const mx_value *out = m->outputs[0];
     int64_t classes = out->rank ? out->dims[out->rank - 1] : 1;
+    const int steps = mx_dataset_label_steps(d);
+    if (out->size / classes != steps) /* one label per row of the last axis (per time step) */
+        return mx_fail("%s: %d label%s per sample, but the model's output %s has %lld rows of %lld classes", what, steps,
+                       steps > 1 ? "s" : "", mx_shape_str(out->rank, out->dims, (char[128]){0}, 128),
+                       (long long)(out->size / classes), (long long)classes);
     if (classes == 1) classes = 2; /* one sigmoid unit: labels 0 and 1 */
-    for (int64_t i = 0; i < d->n; i++)
+    for (int64_t i = 0; i < d->n * steps; i++)
         if (d->y[i] < 0 || d->y[i] >= classes)
             return mx_fail("%s: label %d of sample %lld is outside the model's %lld classes", what, (int)d->y[i],
-                           (long long)i, (long long)classes);
+                           (long long)(i / steps), (long long)classes);
     return 0;
 }
 
@@ -89,12 +94,15 @@ static void load_batch(mx_model *m, const mx_dataset *d, const int64_t *idx, int
         for (int64_t k = 0; k < count * ss; k++) dst[k] = dst[k] * scale + offset;
     const mx_value *out = m->outputs[0];
     int64_t c = out->rank ? out->dims[out->rank - 1] : 1;
-    float *t = m->targets;
+    float *t = m->targets; /* (count, steps) labels, or (count, steps, c) one-hot rows */
+    const int steps = mx_dataset_label_steps(d);
     if (mx_loss_sparse(m->loss_kind) || c == 1) {
-        for (int i = 0; i < count; i++) t[i] = (float)d->y[idx[i]];
+        for (int i = 0; i < count; i++)
+            for (int k = 0; k < steps; k++) t[i * steps + k] = (float)d->y[idx[i] * steps + k];
     } else {
-        memset(t, 0, sizeof(float) * (size_t)(count * c));
-        for (int i = 0; i < count; i++) t[i * c + d->y[idx[i]]] = 1.0f;
+        memset(t, 0, sizeof(float) * (size_t)(count * steps * c));
+        for (int i = 0; i < count; i++)
+            for (int k = 0; k < steps; k++) t[(i * steps + k) * c + d->y[idx[i] * steps + k]] = 1.0f;
     }
 }
 
@@ -108,17 +116,23 @@ static int run_eval(mx_model *m, const mx_dataset *d, float scale, float offset,
     double sum = 0;
     int64_t correct = 0, total = 0;
     const mx_value *out = m->outputs[0];
-    int64_t c = out->rank ? out->dims[out->rank - 1] : 1;
+    int64_t c = out->rank ? out->dims[out->rank - 1] : 1, exact = 0;
+    const int steps = mx_dataset_label_steps(d);
     for (int64_t b = 0; b < d->n; b += batch) {
         int count = (int)MX_MIN((int64_t)batch, d->n - b);
         for (int i = 0; i < count; i++) idx[i] = b + i;
         load_batch(m, d, idx, count, scale, offset, NULL, NULL, 0, 0);
         mx_exec ex = {count, 0, 0, 0};
         mx_graph_forward(m, &ex);
+        if (m->step_error[0]) {
+            mx_free(idx);
+            return mx_fail("%s", m->step_error);
+        }
         sum += mx_loss_step(m, count, 0, &correct, &total) * count;
         if (!res) continue;
-        for (int i = 0; i < count; i++) {
-            const float *y = out->data + (int64_t)i * out->size;
+        for (int64_t r = 0; r < (int64_t)count * steps; r++) { /* one row of c scores per label */
+            const float *y = out->data + r * c;
+            const int64_t at = b * steps + r;
             int pred;
             float conf;
             if (c == 1) {
@@ -136,14 +150,20 @@ static int run_eval(mx_model *m, const mx_dataset *d, float scale, float offset,
                     conf = (float)(1.0 / s);
                 }
             }
-            res->predicted[b + i] = pred;
-            res->confidence[b + i] = conf;
-            res->confusion[(int64_t)d->y[b + i] * res->n_classes + pred]++;
+            res->predicted[at] = pred;
+            res->confidence[at] = conf;
+            res->confusion[(int64_t)d->y[at] * res->n_classes + pred]++;
+        }
+        for (int i = 0; i < count; i++) { /* every step of the sample right */
+            int all = 1;
+            for (int k = 0; k < steps; k++) all &= res->predicted[(b + i) * steps + k] == d->y[(b + i) * steps + k];
+            exact += all;
         }
     }
     mx_free(idx);
     *loss = sum / (double)d->n + mx_regularization(m, 0);
     *acc = total ? (double)correct / (double)total : NAN;
+    if (res) res->exact_match = (double)exact / (double)d->n;
     return 0;
 }
 
@@ -157,6 +177,8 @@ static int infer_chunk(const mx_model *m, int batch) {
     for (int i = 0; i < m->n_values; i++) per_sample += m->values[i]->size;
     for (int i = 0; i < m->n_nodes; i++) per_sample += m->nodes[i]->ws_per_sample;
     int64_t chunk = INFER_BYTES / (4 * MX_MAX(per_sample, 1));
+    for (int i = 0; i < m->n_nodes; i++) /* stateful layers keep a fixed batch */
+        if (m->nodes[i]->fixed_batch > 0) chunk = MX_MIN(chunk, (int64_t)m->nodes[i]->fixed_batch);
     return (int)MX_MAX(1, MX_MIN((int64_t)batch, chunk));
 }
 
@@ -167,11 +189,11 @@ int mx_evaluate(mx_model *m, const mx_dataset *d, float scale, float offset, int
     if (check_data(m, d, "evaluate")) return -1;
     const mx_value *o = m->outputs[0];
     int64_t c = o->rank ? o->dims[o->rank - 1] : 1;
-    if (o->size != c) return mx_fail("evaluate: confusion matrices need one prediction per sample");
     out->n_classes = (int)(c == 1 ? 2 : c);
+    out->steps = mx_dataset_label_steps(d);
     out->confusion = mx_alloc_array((size_t)(out->n_classes * out->n_classes), sizeof(int64_t));
-    out->predicted = mx_alloc_array((size_t)d->n, sizeof(int32_t));
-    out->confidence = mx_alloc_array((size_t)d->n, sizeof(float));
+    out->predicted = mx_alloc_array((size_t)(d->n * out->steps), sizeof(int32_t));
+    out->confidence = mx_alloc_array((size_t)(d->n * out->steps), sizeof(float));
     if (!out->confusion || !out->predicted || !out->confidence ||
         run_eval(m, d, scale, offset, batch_size, &out->loss, &out->accuracy, out)) {
         mx_eval_result_free(out);
@@ -201,6 +223,7 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size) {
         memcpy(m->inputs[0]->data, x->data + s * in->size, sizeof(float) * (size_t)(count * in->size));
         mx_exec ex = {count, 0, 0, 0};
         mx_graph_forward(m, &ex);
+        if (m->step_error[0]) return mx_fail("%s", m->step_error);
         memcpy(y->data + s * m->outputs[0]->size, m->outputs[0]->data,
                sizeof(float) * (size_t)(count * m->outputs[0]->size));
     }
@@ -260,7 +283,7 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
         val_split = *train;
         val_split.n = train->n - n_train;
         val_split.x = train->x + n_train * mx_dataset_sample_size(train);
-        val_split.y = train->y + n_train;
+        val_split.y = train->y + n_train * mx_dataset_label_steps(train);
         tr.n = n_train;
         val = &val_split;
     }
@@ -308,6 +331,7 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
             load_batch(m, &tr, perm + s * o->batch_size, count, o->scale, o->offset,
                        mx_augment_active(o->augment) ? o->augment : NULL, staging, o->seed, epoch);
             loss_sum += mx_train_step(m, count, o->seed, &correct, &total) * count;
+            if (m->step_error[0]) break;
             seen += count;
             pr.step = s + 1;
             pr.samples = seen;
@@ -316,6 +340,10 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
             pr.seconds = mx_now() - t0;
             if (o->on_batch) o->on_batch(&pr, o->user);
             if (o->interrupt && *o->interrupt) break;
+        }
+        if (m->step_error[0]) {
+            rc = mx_fail("epoch %d: %s", epoch + 1, m->step_error);
+            break;
         }
         if (o->interrupt && *o->interrupt) {
             rc = mx_fail("training interrupted in epoch %d", epoch + 1);

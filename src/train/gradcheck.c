@@ -16,12 +16,21 @@ typedef struct gc {
     const float *targets; /* with the loss */
     mx_exec ex;
     double floor, tol;
+    const float *states; /* stateful layers' states before the check */
 } gc;
 
-/* L = sum c * y, or the compiled loss plus the regularizers */
+/* L = sum c * y, or the compiled loss plus the regularizers. Every pass
+ * starts from the same carried states (constants, as in truncated
+ * backpropagation through time). */
 static double loss_at(gc *g) {
     mx_model *m = g->m;
-    memcpy(m->inputs[0]->data, g->x, sizeof(float) * (size_t)(g->batch * m->inputs[0]->size));
+    const float *x = g->x; /* the inputs one after the other */
+    for (int i = 0; i < m->n_inputs; i++) {
+        int64_t n = g->batch * m->inputs[i]->size;
+        memcpy(m->inputs[i]->data, x, sizeof(float) * (size_t)n);
+        x += n;
+    }
+    if (g->states) mx_model_states_set(m, g->states);
     mx_graph_forward(m, &g->ex);
     if (!g->c) {
         int64_t correct = 0, total = 0;
@@ -166,10 +175,13 @@ int mx_model_gradcheck(mx_model *m, const mx_tensor *x, const mx_gradcheck_optio
     r->tol = o.tol;
     r->eps = o.eps;
     r->floor = o.floor;
-    if (m->n_inputs != 1 || m->n_outputs != 1) return mx_fail("gradient checks need a model with one input and one output");
-    if (x->rank != m->inputs[0]->rank + 1 || mx_tensor_size(x) != x->shape[0] * m->inputs[0]->size || x->shape[0] < 1 ||
-        x->shape[0] > 1 << 16)
-        return mx_fail("the input must be (batch, input shape...)");
+    if (m->n_outputs != 1) return mx_fail("gradient checks need a model with one output");
+    int64_t in_size = 0; /* per sample, all inputs */
+    for (int i = 0; i < m->n_inputs; i++) in_size += m->inputs[i]->size;
+    if (x->rank < 1 || x->shape[0] < 1 || x->shape[0] > 1 << 16 || mx_tensor_size(x) != x->shape[0] * in_size ||
+        (m->n_inputs == 1 && x->rank != m->inputs[0]->rank + 1))
+        return mx_fail(m->n_inputs == 1 ? "the input must be (batch, input shape...)"
+                                        : "the input must be (batch, ...) holding every input's batch in turn");
     int use_loss = o.targets != NULL;
     if (use_loss && !m->compiled) return mx_fail("a gradient check with targets needs a compiled model (a loss)");
     int batch = (int)x->shape[0];
@@ -186,26 +198,33 @@ int mx_model_gradcheck(mx_model *m, const mx_tensor *x, const mx_gradcheck_optio
     int64_t nw = mx_model_weights_size(m);
     float *saved = mx_alloc_array((size_t)MX_MAX(nw, 1), sizeof(float));
     const mx_value *out = m->outputs[0];
-    mx_value *in = m->inputs[0];
-    int64_t nout = batch * out->size, nin = batch * in->size, ngrad = 0;
+    int64_t nout = batch * out->size, nin = batch * in_size, ngrad = 0, nstates = mx_model_states_size(m);
     for (int i = 0; i < m->n_params; i++) ngrad += m->params[i]->trainable ? m->params[i]->size : 0;
     float *c = use_loss ? NULL : mx_alloc_array((size_t)nout, sizeof(float));
     float *xin = mx_alloc_array((size_t)nin, sizeof(float));
     float *gin = mx_alloc_array((size_t)nin, sizeof(float));
     float *gw = mx_alloc_array((size_t)MX_MAX(ngrad, 1), sizeof(float));
+    float *states = nstates ? mx_alloc_array((size_t)nstates, sizeof(float)) : NULL;
     r->tensors = mx_alloc_array((size_t)m->n_params + 1, sizeof *r->tensors);
     int rc = -1;
-    if (!saved || (!use_loss && !c) || !xin || !gin || !gw || !r->tensors || mx_graph_plan(m, batch, 1)) goto done;
+    if (!saved || (!use_loss && !c) || !xin || !gin || !gw || !r->tensors || (nstates && !states) ||
+        mx_graph_plan(m, batch, 1))
+        goto done;
     mx_model_weights_get(m, saved); /* moving statistics change in training passes: put them back after */
+    if (states) mx_model_states_get(m, states);
     mx_rng rng;
     mx_rng_seed(&rng, o.seed);
     for (int64_t i = 0; c && i < nout; i++) c[i] = (float)mx_rng_normal(&rng);
     if (use_loss) memcpy(m->targets, o.targets, sizeof(float) * (size_t)(mx_loss_sparse(m->loss_kind) ? batch : nout));
     memcpy(xin, x->data, sizeof(float) * (size_t)nin);
-    gc g = {m, xin, batch, c, o.targets, {batch, 1, o.seed, 0}, o.floor, o.tol};
+    gc g = {m, xin, batch, c, o.targets, {batch, 1, o.seed, 0}, o.floor, o.tol, states};
 
     /* analytic */
     loss_at(&g);
+    if (m->step_error[0]) {
+        mx_fail("%s", m->step_error);
+        goto done;
+    }
     if (use_loss) {
         int64_t correct = 0, total = 0;
         mx_loss_step(m, batch, 1, &correct, &total);
@@ -214,7 +233,12 @@ int mx_model_gradcheck(mx_model *m, const mx_tensor *x, const mx_gradcheck_optio
     }
     mx_graph_backward(m, &g.ex);
     if (use_loss) mx_regularization(m, 1);
-    memcpy(gin, in->grad, sizeof(float) * (size_t)nin);
+    float *gp = gin;
+    for (int i = 0; i < m->n_inputs; i++) {
+        int64_t n = batch * m->inputs[i]->size;
+        memcpy(gp, m->inputs[i]->grad, sizeof(float) * (size_t)n);
+        gp += n;
+    }
     int64_t off = 0;
     for (int i = 0; i < m->n_params; i++)
         if (m->params[i]->grad) {
@@ -233,10 +257,7 @@ int mx_model_gradcheck(mx_model *m, const mx_tensor *x, const mx_gradcheck_optio
         off += p->size;
     }
     mx_gradcheck_tensor *t = &r->tensors[r->n++];
-    int64_t xd[MX_MAX_RANK];
-    xd[0] = batch;
-    memcpy(xd + 1, in->dims, sizeof(int64_t) * (size_t)in->rank);
-    describe(t, "input", in->rank + 1, xd, nin);
+    describe(t, m->n_inputs == 1 ? "input" : "inputs", x->rank, x->shape, nin);
     if (check_tensor(&g, xin, gin, nin, o.per_tensor, o.eps, &rng, t)) goto done;
 
     r->pass = 1;
@@ -257,6 +278,8 @@ int mx_model_gradcheck(mx_model *m, const mx_tensor *x, const mx_gradcheck_optio
     rc = 0;
 done:
     if (saved && rc == 0) mx_model_weights_set(m, saved);
+    if (states && rc == 0) mx_model_states_set(m, states);
+    mx_free(states);
     mx_free(saved);
     mx_free(c);
     mx_free(xin);
@@ -280,11 +303,12 @@ void mx_gradcheck_report_free(mx_gradcheck_report *r) {
 int mx_gradcheck(mx_model *m, const float *x, int batch, uint64_t seed, int per_tensor, double eps,
                  mx_gradcheck_result *r) {
     memset(r, 0, sizeof *r);
-    int64_t shape[MX_MAX_RANK];
-    shape[0] = batch;
-    memcpy(shape + 1, m->inputs[0]->dims, sizeof(int64_t) * (size_t)m->inputs[0]->rank);
-    mx_tensor xt = {m->inputs[0]->rank + 1, {0}, (float *)x};
-    memcpy(xt.shape, shape, sizeof(int64_t) * (size_t)xt.rank);
+    mx_tensor xt = {2, {batch, 0}, (float *)x}; /* several inputs: (batch, their sizes together) */
+    for (int i = 0; i < m->n_inputs; i++) xt.shape[1] += m->inputs[i]->size;
+    if (m->n_inputs == 1) {
+        xt.rank = m->inputs[0]->rank + 1;
+        memcpy(xt.shape + 1, m->inputs[0]->dims, sizeof(int64_t) * (size_t)m->inputs[0]->rank);
+    }
     mx_gradcheck_options o = {per_tensor, eps, 0, 0, seed, NULL};
     mx_gradcheck_report rep;
     if (mx_model_gradcheck(m, &xt, &o, &rep)) return -1;

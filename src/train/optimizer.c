@@ -11,7 +11,9 @@
  *            v += (g^2 - v)(1 - b2);  w -= alpha m / (sqrt(v) + eps)
  * TF.js's RMSprop is the same (eps inside the root). Keras 2's tf.keras
  * RMSprop put eps outside the root when momentum was 0: that is the
- * "pytorch" form here. */
+ * "pytorch" form here.
+ * Gradients are clipped first, as Keras does: clipnorm per tensor and
+ * global_clipnorm scale them, then clipvalue clips each value. */
 #include "train/train.h"
 
 #include <math.h>
@@ -106,12 +108,17 @@ void mx_opt_begin(mx_model *m) {
 
 typedef struct upd_job {
     const mx_optimizer_config *o;
-    float *w, *g, *s0, *s1;
+    float *w, *g, *s0, *s1; /* g is clipped in place with clipvalue */
     float lr, clip_scale;
     float alpha;    /* Keras Adam: lr sqrt(1 - b2^t) / (1 - b1^t) */
     float bc1, bc2; /* textbook Adam: 1 - b1^t, 1 - b2^t */
     int restore;    /* textbook Nesterov: s1 holds the weights behind the look-ahead */
 } upd_job;
+
+/* Keras clips values after norms: min(max(g * scale, -v), v) */
+static void clip_values(float *g, int64_t b, int64_t e, float v) {
+    for (int64_t i = b; i < e; i++) g[i] = fminf(fmaxf(g[i], -v), v);
+}
 
 static void sgd_range(const upd_job *j, int64_t b, int64_t e) {
     const mx_optimizer_config *o = j->o;
@@ -137,8 +144,13 @@ static void sgd_range(const upd_job *j, int64_t b, int64_t e) {
 }
 
 static void update_range(void *p, int64_t b, int64_t e) {
-    const upd_job *j = p;
+    upd_job jc = *(const upd_job *)p, *j = &jc;
     const mx_optimizer_config *o = j->o;
+    if (o->clipvalue > 0) { /* scale and clip the gradient itself, then step with it */
+        for (int64_t i = b; i < e; i++) j->g[i] *= j->clip_scale;
+        clip_values(j->g, b, e, o->clipvalue);
+        j->clip_scale = 1;
+    }
     float *w = j->w, *s0 = j->s0, *s1 = j->s1, lr = j->lr, cs = j->clip_scale;
     const float *g = j->g;
     switch (o->kind) {

@@ -39,11 +39,13 @@ double mx_train_step_observed(mx_model *m, int batch, uint64_t seed, int64_t *co
  * weight and of the input are compared with central differences on up to
  * `per_tensor` entries each, and along one random direction per tensor.
  * Differences that change with the step size (a kink such as ReLU at 0
- * inside the step) are skipped and counted. */
+ * inside the step) are skipped and counted. x holds every input of the
+ * model, one after the other ((batch, input shape) each). Stateful layers
+ * start every pass from the states they had (constants). */
 typedef struct mx_gradcheck_result {
     double max_err;     /* max |analytic - numeric| / max(|analytic| + |numeric|, 0.1) */
     int checked, skipped;
-    char worst[192];    /* where max_err occurred */
+    char worst[2 * MX_NAME_MAX + 32];/* where max_err occurred */
 } mx_gradcheck_result;
 
 int mx_gradcheck(mx_model *m, const float *x, int batch, uint64_t seed, int per_tensor, double eps,

@@ -64,6 +64,11 @@ function weightValues(r, name, shape, gain = 2) {
       const lim = Math.sqrt((3 * gain) / fanIn(kind, shape));
       return uniformArray(r, n, -lim, lim);
     }
+    case 'recurrent_kernel': { // gain 1: states stay away from saturation over the steps
+      const lim = Math.sqrt(3 / shape[0]);
+      return uniformArray(r, n, -lim, lim);
+    }
+    case 'embeddings': return uniformArray(r, n, -1, 1);
     case 'bias': return uniformArray(r, n, -0.5, 0.5);
     case 'gamma': return uniformArray(r, n, 0.5, 1.5);
     case 'beta': return uniformArray(r, n, -0.5, 0.5);

@@ -30,9 +30,10 @@ const fn = (body, inputShape = IMG) => () => {
 };
 
 // Each case: build() -> model; x: the range of its input values; patch(layers):
-// an edit of the saved config, for what TF.js fails to write.
+// an edit of the saved config, for what TF.js fails to write; int: inputs
+// are whole numbers in [x0, x1) (indices for Embedding).
 const cases = {};
-const add = (name, build, x = [-1, 1], patch = null) => (cases[name] = { build, x, patch });
+const add = (name, build, x = [-1, 1], patch = null, int = false) => (cases[name] = { build, x, patch, int });
 
 // ---- Dense, convolutions, pooling ----
 // inputShape on the first layer: a Sequential config without InputLayer
@@ -181,6 +182,69 @@ add('multi_input', () => {
   return tf.model({ inputs: [a, b], outputs: L.dense({ units: 3, name: 'head' }).apply(h), name: 'two_inputs' });
 });
 
+// ---- recurrent layers; TF.js has no GRU with reset_after (PyTorch checks that) ----
+const SEQ = [5, 4];
+add('simple_rnn', seq(() => [L.simpleRNN({ units: 3 })], SEQ));
+add('simple_rnn_seq_backwards', seq(() => [L.simpleRNN({ units: 3, returnSequences: true, goBackwards: true,
+  activation: 'relu' })], SEQ));
+add('lstm', seq(() => [L.lstm({ units: 4, recurrentActivation: 'sigmoid' })], SEQ));
+// TF.js's own defaults: hard_sigmoid gates, unit_forget_bias null
+add('lstm_tfjs_defaults', seq(() => [L.lstm({ units: 4, returnSequences: true })], SEQ));
+add('lstm_backwards_nobias', seq(() => [L.lstm({ units: 3, goBackwards: true, returnSequences: true, useBias: false,
+  recurrentActivation: 'sigmoid' })], SEQ));
+add('lstm_stacked', seq(() => [L.lstm({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid' }),
+  L.lstm({ units: 3, recurrentActivation: 'sigmoid' }), L.dense({ units: 2 })], SEQ));
+add('gru', seq(() => [L.gru({ units: 4, recurrentActivation: 'sigmoid' })], SEQ));
+add('gru_seq_backwards', seq(() => [L.gru({ units: 3, returnSequences: true, goBackwards: true })], SEQ));
+add('lstm_return_state', fn(x => {
+  const [y, h, c] = L.lstm({ units: 3, returnSequences: true, returnState: true, recurrentActivation: 'sigmoid',
+    name: 'lstm' }).apply(x);
+  return L.concatenate({ name: 'cat' }).apply([L.flatten({ name: 'flat' }).apply(y), h, c]);
+}, SEQ));
+add('lstm_initial_state', () => {
+  const x = tf.input({ shape: SEQ, name: 'x' }), h0 = tf.input({ shape: [3], name: 'h0' });
+  const c0 = tf.input({ shape: [3], name: 'c0' });
+  const y = L.lstm({ units: 3, recurrentActivation: 'sigmoid', name: 'lstm' }).apply(x, { initialState: [h0, c0] });
+  return tf.model({ inputs: [x, h0, c0], outputs: y, name: 'with_state' });
+});
+add('gru_encoder_decoder', () => { // the encoder's final state starts the decoder
+  const x = tf.input({ shape: SEQ, name: 'x' });
+  const [, h] = L.gru({ units: 3, returnState: true, name: 'encoder' }).apply(x);
+  const y = L.gru({ units: 3, returnSequences: true, name: 'decoder' }).apply(x, { initialState: [h] });
+  return tf.model({ inputs: x, outputs: y, name: 'seq2seq' });
+});
+add('lstm_stateful', () => tf.sequential({ layers: [L.lstm({ units: 3, stateful: true, returnSequences: true,
+  recurrentActivation: 'sigmoid', batchInputShape: [BATCH, ...SEQ] })] }));
+add('bidirectional_concat', seq(() => [L.bidirectional({ layer: L.lstm({ units: 3, returnSequences: true,
+  recurrentActivation: 'sigmoid' }) })], SEQ));
+add('bidirectional_sum', seq(() => [L.bidirectional({ layer: L.gru({ units: 3 }), mergeMode: 'sum' })], SEQ));
+add('bidirectional_mul', seq(() => [L.bidirectional({ layer: L.simpleRNN({ units: 3, returnSequences: true }),
+  mergeMode: 'mul' })], SEQ));
+add('bidirectional_ave', seq(() => [L.bidirectional({ layer: L.lstm({ units: 2 }), mergeMode: 'ave' })], SEQ));
+add('bidirectional_none', fn(x => L.concatenate({ name: 'cat' }).apply(
+  L.bidirectional({ layer: L.gru({ units: 2, returnSequences: true }), mergeMode: null, name: 'bi' }).apply(x)), SEQ));
+add('time_distributed_dense', seq(() => [L.lstm({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid' }),
+  L.timeDistributed({ layer: L.dense({ units: 3, activation: 'softmax' }) })], SEQ));
+add('time_distributed_conv', seq(() => [L.timeDistributed({ layer: L.conv2d({ filters: 2, kernelSize: 3,
+  padding: 'same', activation: 'relu' }) })], [3, 6, 6, 2]));
+add('repeat_vector', seq(() => [L.dense({ units: 4 }), L.repeatVector({ n: 3 }),
+  L.lstm({ units: 2, returnSequences: true, recurrentActivation: 'sigmoid' })], [5]));
+add('embedding', seq(() => [L.embedding({ inputDim: 10, outputDim: 4 }), L.simpleRNN({ units: 3 })], [6]), [0, 10],
+  null, true);
+add('embedding_input_length', seq(() => [L.embedding({ inputDim: 7, outputDim: 3, inputLength: 5 }), L.flatten(),
+  L.dense({ units: 2 })], [5]), [0, 7], null, true);
+// the issue's sequence-to-sequence model in small
+add('seq2seq_summation', seq(() => [L.lstm({ units: 8, recurrentActivation: 'sigmoid' }), L.repeatVector({ n: 3 }),
+  L.lstm({ units: 8, returnSequences: true, recurrentActivation: 'sigmoid' }),
+  L.timeDistributed({ layer: L.dense({ units: 12 }) }), L.activation({ activation: 'softmax' })], [7, 12]));
+
+// ---- transposed convolutions ----
+add('conv2d_transpose_same', seq(() => [L.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same' })]));
+add('conv2d_transpose_valid', seq(() => [L.conv2dTranspose({ filters: 2, kernelSize: [3, 2], strides: [2, 3],
+  padding: 'valid', activation: 'relu' })]));
+add('conv2d_transpose_small_kernel', seq(() => [L.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 3,
+  useBias: false })]));
+
 main(async () => {
   const [name, dir] = process.argv.slice(2);
   if (name === '--list') {
@@ -202,6 +266,7 @@ main(async () => {
   const xs = model.inputs.map((input, i) => {
     const shape = [BATCH, ...input.shape.slice(1)];
     const x = { shape, data: uniformArray(r, size(shape), c.x[0], c.x[1]) };
+    if (c.int) x.data = x.data.map(Math.floor);
     npy.save(path.join(dir, i ? `x${i}.npy` : 'x.npy'), shape, x.data);
     return x;
   });

@@ -12,7 +12,8 @@ const { tf, loadModel, predictToNpy, main } = require('./common');
 async function trainStep(model, inputs, y) {
   if (!model.optimizer) throw new Error('--train-step: model.json has no trainingConfig');
   const sparse = /sparse/i.test(String(model.loss));
-  const target = sparse ? y.argMax(-1).toFloat() : y;
+  // TF.js wants sparse targets of the output's rank: (N, 1), or (N, T, 1) for sequences
+  const target = sparse ? y.argMax(-1).expandDims(-1).toFloat() : y;
   await model.trainOnBatch(inputs.length === 1 ? inputs[0] : inputs, target);
   const bad = model.weights.find(w => !Array.from(w.read().dataSync()).every(Number.isFinite));
   if (bad)
