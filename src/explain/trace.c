@@ -886,7 +886,11 @@ json_t *mx_explain_trace(const mx_netfile *nf, int steps, int precision) {
                              "notation", mx_text_str(&note));
     mx_text_free(&note);
     if (nf->description) json_object_set_new(root, "description", json_string(nf->description));
-    json_object_set_new(root, "input", value_json(&c, m->inputs[0], nf->x));
+    json_t *input = value_json(&c, m->inputs[0], nf->x);
+    for (int i = 0; i < m->n_nodes; i++) /* read by a recurrent layer: (timesteps, features) per sample */
+        if (m->nodes[i]->n_in && m->nodes[i]->in[0] == m->inputs[0] && m->nodes[i]->layer->type->unrolled)
+            json_object_set_new(input, "sequence", json_true());
+    json_object_set_new(root, "input", input);
     if (m->n_inputs > 1) { /* the initial states a file gives (h0) */
         json_t *st = json_array();
         const float *x = nf->x + nf->batch * m->inputs[0]->size;
