@@ -567,3 +567,26 @@ MX_TEST(info_count_formulas) {
     free(s);
     mx_model_free(m);
 }
+
+MX_TEST(info_recurrent_count_formulas) {
+    mx_model *m = tu_sequential("7, 12",
+                                "{\"class_name\": \"LSTM\", \"config\": {\"units\": 8, \"return_sequences\": true}},"
+                                "{\"class_name\": \"GRU\", \"config\": {\"units\": 4, \"return_sequences\": true}},"
+                                "{\"class_name\": \"SimpleRNN\", \"config\": {\"units\": 3}}",
+                                1);
+    if (!m) return;
+    char *s = counts_of(m);
+    CHECK(s);
+    if (s) {
+        const char *want[] = {
+            "4 * (in + units + 1) * units = 4 * (12 + 8 + 1) * 8 = 672",
+            "(timesteps, features) = (7, 12) -> (timesteps, units) = (7, 8)",
+            "3 * (in + units + 2) * units = 3 * (8 + 4 + 2) * 4 = 168",
+            "(in + units + 1) * units = (4 + 3 + 1) * 3 = 24",
+            "(timesteps, features) = (7, 4) -> (units) = (3): the last state",
+        };
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) CHECK_MSG(strstr(s, want[i]), "missing: %s\n%s", want[i], s);
+    }
+    free(s);
+    mx_model_free(m);
+}
