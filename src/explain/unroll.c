@@ -351,7 +351,8 @@ static void rnn_unroll_backward(mx_xctx *c, const mx_node *n, json_t *bw) {
         json_object_del(e, "name");
         mx_text_clear(&t1);
         mx_text_add(&t1, "dL/d%s = dL/d%s_%lld * %s'(%s)", sym, r.hs, (long long)t, act_of(&r), sym);
-        if (r.u.act.kind == MX_ACT_TANH) mx_text_add(&t1, ", tanh'(a) = 1 - tanh(a)^2 = 1 - %s_%lld^2", r.hs, (long long)t);
+        if (r.u.act.kind == MX_ACT_TANH)
+            mx_text_add(&t1, ", tanh'(a) = 1 - tanh(a)^2 = 1 - %s_%lld^2", r.hs, (long long)t);
         if (r.u.act.kind == MX_ACT_SIGMOID)
             mx_text_add(&t1, ", sigmoid'(a) = %s_%lld * (1 - %s_%lld)", r.hs, (long long)t, r.hs, (long long)t);
         json_object_set_new(e, "rule", json_string(mx_text_str(&t1)));

@@ -436,7 +436,8 @@ static int rnn_unrolled(const mx_node *n, int batch, mx_unrolled *u) {
     if (!st) return -1;
     *u = (mx_unrolled){.steps = st->T, .inputs = st->I, .units = st->U, .gates = st->G, .act = c->activation,
                        .reversed = c->go_backwards, .return_sequences = c->return_sequences,
-                       .return_state = c->return_state, .stateful = c->stateful, .dropout = c->dropout > 0 || c->recurrent_dropout > 0};
+                       .return_state = c->return_state, .stateful = c->stateful,
+                       .dropout = c->dropout > 0 || c->recurrent_dropout > 0};
     if (n->ws) {
         rnn_bufs b = bufs_of(n, batch);
         u->states = b.h;
