@@ -440,7 +440,9 @@ typedef struct mx_explain_options {
 char *mx_explain(const char *text, const char *origin, const mx_explain_options *o);
 /* The description's model (compiled with its loss and optimizer, its
  * weights set), its inputs (batch, input shape) and its targets as the loss
- * reads them (flat); for gradient checks. */
+ * reads them (flat); for gradient checks. With initial states (h0) the
+ * model has several inputs: x is (batch, their sizes together), every
+ * input's batch in turn, as mx_model_gradcheck reads it. */
 mx_model *mx_explain_load(const char *text, const char *origin, mx_tensor **x, mx_tensor **targets);
 
 /* ---- checkpoints --------------------------------------------------------- */

@@ -322,6 +322,138 @@ MX_TEST(explain_branches_sum_their_gradients) {
     json_decref(t);
 }
 
+/* examples/explain/rnn_unrolled.json by hand: one tanh unit, W_h = 0.5,
+ * U_h = 0.8, b_h = 0.1, h_0 = 0, x = (1, 0.5, -1); head y_t = 2 h_t; targets
+ * (0.5, 0.5, -0.5); L = 1/2 sum_t (y_t - t_t)^2; SGD with lr 0.1.
+ * Forward, a_t = x_t W_h + h_(t-1) U_h + b_h, h_t = tanh(a_t):
+ *   a_1 = 1*0.5 + 0*0.8 + 0.1 = 0.6;                      h_1 = tanh(0.6) = 0.537049567
+ *   a_2 = 0.5*0.5 + 0.537049567*0.8 + 0.1 = 0.779639654;  h_2 = 0.652499828
+ *   a_3 = (-1)*0.5 + 0.652499828*0.8 + 0.1 = 0.121999862; h_3 = 0.121398164
+ *   y = 2 h = (1.074099134, 1.304999656, 0.242796327)
+ *   L = 1/2 (0.574099134^2 + 0.804999656^2 + 0.742796327^2) = 0.764680323
+ * Backpropagation through time, dL/dy_t = y_t - t_t, dL/dh[t] = 2 dL/dy_t:
+ *   dL/dh_3 = 2*0.742796327 = 1.485592655
+ *   dL/da_3 = dL/dh_3 (1 - h_3^2) = 1.485592655*0.985262486 = 1.463698712
+ *   dL/dh_2 = 2*0.804999656 + dL/da_3 U_h = 1.609999311 + 1.463698712*0.8 = 2.780958281
+ *   dL/da_2 = 2.780958281*(1 - 0.652499828^2) = 2.780958281*0.574243974 = 1.596948537
+ *   dL/dh_1 = 2*0.574099134 + 1.596948537*0.8 = 2.425757097
+ *   dL/da_1 = 2.425757097*(1 - 0.537049567^2) = 2.425757097*0.711577763 = 1.726114808
+ *   dL/dW_h = sum_t x_t dL/da_t = 1.726114808 + 0.5*1.596948537 - 1.463698712 = 1.060890364
+ *   dL/dU_h = sum_t h_(t-1) dL/da_t = 0 + 0.537049567*1.596948537 + 0.652499828*1.463698712 = 1.812703678
+ *   dL/db_h = sum_t dL/da_t = 4.786762056
+ *   dL/dW_y = sum_t h_t dL/dy_t = 0.923755938;  dL/db_y = sum_t dL/dy_t = 2.121895117
+ * Update w - 0.1 g: W_h = 0.393910964, U_h = 0.618729632, b_h = -0.378676206,
+ *   W_y = 1.907624406, b_y = -0.212189512 */
+MX_TEST(explain_rnn_unrolled_by_hand) {
+    json_t *t = example_trace("rnn_unrolled");
+    if (!t) return;
+    const double a[3] = {0.6, 0.779639654, 0.121999862}, h[3] = {0.537049567, 0.652499828, 0.121398164};
+    const double dh[3] = {2.425757097, 2.780958281, 1.485592655}, da[3] = {1.726114808, 1.596948537, 1.463698712};
+    char sym[16];
+    for (int k = 0; k < 3; k++) {
+        snprintf(sym, sizeof sym, "a_%d", k + 1);
+        CHECK_NEAR(fwd(t, 0, sym, 0), a[k], 1e-6);
+        CHECK_NEAR(grad(t, 0, sym, 0), da[k], 1e-5);
+        snprintf(sym, sizeof sym, "h_%d", k + 1);
+        CHECK_NEAR(fwd(t, 0, sym, 0), h[k], 1e-6);
+        CHECK_NEAR(grad(t, 0, sym, 0), dh[k], 1e-5);
+        /* the unrolled states are the engine's output, row by row */
+        CHECK(fwd(t, 0, sym, 0) == fwd(t, 0, "h", k));
+        CHECK_NEAR(fwd(t, 0, "y", k), 2 * h[k], 1e-6);
+    }
+    CHECK(fwd(t, 0, "h_0", 0) == 0);
+    CHECK_NEAR(json_number_value(json_object_get(json_object_get(step_of(t, 0), "loss"), "value")), 0.764680323, 1e-6);
+    CHECK_NEAR(grad(t, 0, "W_h", 0), 1.060890364, 1e-5);
+    CHECK_NEAR(grad(t, 0, "U_h", 0), 1.812703678, 1e-5);
+    CHECK_NEAR(grad(t, 0, "b_h", 0), 4.786762056, 1e-5);
+    CHECK_NEAR(grad(t, 0, "W_y", 0), 0.923755938, 1e-5);
+    CHECK_NEAR(grad(t, 0, "b_y", 0), 2.121895117, 1e-5);
+    CHECK_NEAR(after(t, 0, "W_h", 0), 0.393910964, 1e-6);
+    CHECK_NEAR(after(t, 0, "U_h", 0), 0.618729632, 1e-6);
+    CHECK_NEAR(after(t, 0, "b_h", 0), -0.378676206, 1e-6);
+    CHECK_NEAR(after(t, 0, "W_y", 0), 1.907624406, 1e-6);
+    CHECK_NEAR(after(t, 0, "b_y", 0), -0.212189512, 1e-6);
+    /* the per-step values are named, and the lines are the textbook's */
+    json_t *fw = json_object_get(step_of(t, 0), "forward"), *bw = json_object_get(step_of(t, 0), "backward");
+    json_t *a2 = find(fw, "name", "h/a[t=2]");
+    CHECK(json_integer_value(json_object_get(a2, "t")) == 2);
+    CHECK(strstr(json_string_value(json_object_get(a2, "formula")), "a_2 = x_2 W_h + h_1 U_h + b_h"));
+    CHECK(strstr(json_string_value(json_array_get(json_object_get(a2, "lines"), 0)), "= 0.5*0.5 + 0.53705*0.8 + 0.1 = 0.77964"));
+    CHECK(strstr(json_string_value(json_array_get(json_object_get(find(fw, "name", "h/h[t=1]"), "lines"), 0)),
+                 "h_1 = tanh(a_1) = tanh(0.6) = 0.53705"));
+    json_t *dh2 = find(bw, "grad_of", "h/h[t=2]");
+    CHECK(strstr(json_string_value(json_object_get(dh2, "rule")), "dL/dh_2 = dL/dh[1] + dL/da_3 U_h^T"));
+    CHECK(strstr(json_string_value(json_array_get(json_object_get(dh2, "lines"), 0)), "= 1.61 + 1.4637*0.8 = 2.78096"));
+    json_t *da1 = find(bw, "grad_of", "h/a[t=1]");
+    CHECK(strstr(json_string_value(json_array_get(json_object_get(da1, "factor_lines"), 0)),
+                 "tanh'(a_1) = 1 - h_1^2 = 1 - 0.53705^2 = 0.711578"));
+    json_t *du = find(bw, "grad_of", "h/recurrent_kernel");
+    CHECK(strstr(json_string_value(json_array_get(json_object_get(du, "lines"), 0)),
+                 "dL/dU_h = h_0*dL/da_1 + h_1*dL/da_2 + h_2*dL/da_3 = 0*1.72611 + 0.53705*1.59695 + 0.6525*1.4637 = 1.8127"));
+    /* backward order: dL/dh_3 before dL/da_3 before dL/dh_2, all before the weights' */
+    size_t i3 = 0, i2 = 0, iw = 0, k;
+    json_t *e;
+    json_array_foreach(bw, k, e) {
+        const char *g = json_string_value(json_object_get(e, "grad_of"));
+        if (!g) continue;
+        if (!strcmp(g, "h/h[t=3]")) i3 = k + 1;
+        if (!strcmp(g, "h/h[t=2]")) i2 = k + 1;
+        if (!strcmp(g, "h/kernel")) iw = k + 1;
+    }
+    CHECK(i3 && i2 && iw && i3 < i2 && i2 < iw);
+    json_decref(t);
+}
+
+/* Two units over three steps of two features, two samples, a given h_0,
+ * the last state into a Dense head: the trace's gradients of W_h, U_h, b_h
+ * and h_0 against central differences of the trace's own loss. */
+static const char *const rnn_fd_desc =
+    "{\"inputs\": [[[1, 0], [0.5, -1], [0, 2]], [[0.3, 0.2], [-0.4, 0.1], [1, 1]]], \"layers\": ["
+    "{\"type\": \"SimpleRNN\", \"name\": \"h\", \"units\": 2, \"kernel\": [%s], \"recurrent_kernel\": [%s], "
+    "\"bias\": [%s], \"h0\": [%s]},"
+    "{\"type\": \"Dense\", \"name\": \"y\", \"units\": 1, \"kernel\": [[1.5], [-1]], \"bias\": [0.2]}],"
+    "\"loss\": \"half_squared_error\", \"targets\": [[0.3], [-0.2]], \"optimizer\": {\"class_name\": \"SGD\"}}";
+
+static json_t *rnn_fd_trace(const double *v) { /* v: W (4), U (4), b (2), h0 (2) */
+    char parts[4][128], desc[2048];
+    const int off[5] = {0, 4, 8, 10, 12};
+    for (int p = 0; p < 4; p++) {
+        size_t n = 0;
+        parts[p][0] = 0;
+        for (int i = off[p]; i < off[p + 1]; i++)
+            n += (size_t)snprintf(parts[p] + n, sizeof parts[p] - n, "%s%.9g", i > off[p] ? ", " : "", v[i]);
+    }
+    snprintf(desc, sizeof desc, rnn_fd_desc, parts[0], parts[1], parts[2], parts[3]);
+    return trace_of(desc, 1);
+}
+
+MX_TEST(explain_rnn_gradients_are_finite_differences) {
+    double v[12] = {0.5, -0.3, 0.2, 0.4, 0.6, -0.2, 0.1, 0.7, 0.1, -0.1, 0.2, -0.4};
+    json_t *t = rnn_fd_trace(v);
+    if (!t) return;
+    static const char *const syms[4] = {"W_h", "U_h", "b_h", "h_0"};
+    const int off[5] = {0, 4, 8, 10, 12};
+    const double eps = 1e-3;
+    for (int p = 0; p < 4; p++)
+        for (int i = off[p]; i < off[p + 1]; i++) {
+            /* h_0 is given once for both samples: its gradient is the sum over them */
+            double g = grad(t, 0, syms[p], i - off[p]);
+            if (p == 3) g += grad(t, 0, syms[p], i - off[p] + 2);
+            double keep = v[i], l[2];
+            for (int s = 0; s < 2; s++) {
+                v[i] = keep + (s ? -eps : eps);
+                json_t *u = rnn_fd_trace(v);
+                l[s] = u ? json_number_value(json_object_get(json_object_get(step_of(u, 0), "loss"), "value")) : NAN;
+                json_decref(u);
+            }
+            v[i] = keep;
+            double num = (l[0] - l[1]) / (2 * eps);
+            CHECK_MSG(fabs(num - g) <= 2e-4 + 1e-2 * fabs(g), "dL/d%s[%d]: the trace has %.6g, differences give %.6g",
+                      syms[p], i - off[p], g, num);
+        }
+    json_decref(t);
+}
+
 /* Bad descriptions: the message names the file and the field. */
 MX_TEST(explain_errors_name_the_field) {
     static const struct {
@@ -355,6 +487,12 @@ MX_TEST(explain_errors_name_the_field) {
         {"{\"inputs\": [1], \"layers\": [{\"type\": \"Dense\", \"units\": 1, \"inputs\": [\"nowhere\"]}], \"loss\": \"mse\", "
          "\"targets\": [1]}",
          "layers[0].inputs[0]: no earlier layer named 'nowhere'"},
+        {"{\"inputs\": [1, 2], \"layers\": [{\"type\": \"LSTM\", \"units\": 1, \"h0\": [0]}], \"loss\": \"mse\", "
+         "\"targets\": [1]}",
+         "layers[0].h0: an initial state is for SimpleRNN and GRU layers"},
+        {"{\"inputs\": [1, 2], \"layers\": [{\"type\": \"SimpleRNN\", \"units\": 2, \"h0\": [0, 1, 2]}], "
+         "\"loss\": \"mse\", \"targets\": [1, 1]}",
+         "layers[0].h0: expected 1x2 values, got 3"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mx_explain_options o = {0, 6};
@@ -370,7 +508,8 @@ MX_TEST(explain_errors_name_the_field) {
 MX_TEST(explain_examples_run) {
     static const char *const names[] = {"scalar_chain", "sigmoid_221", "relu_softmax", "conv_pool", "sgd_momentum",
                                         "nesterov_keras", "nesterov_textbook", "momentum_pytorch", "rmsprop",
-                                        "rmsprop_pytorch", "adam", "adam_textbook", "perceptron", "softmax_temperature"};
+                                        "rmsprop_pytorch", "adam", "adam_textbook", "perceptron", "softmax_temperature",
+                                        "rnn_unrolled"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         json_t *t = example_trace(names[i]);
         CHECK_MSG(t && json_array_size(json_object_get(t, "steps")) >= 1, "%s: no steps", names[i]);
@@ -422,6 +561,29 @@ MX_TEST(info_count_formulas) {
             "kh*kw*cin*depth_multiplier + cin*depth_multiplier*filters + filters = 1*1*32*1 + 32*1*8 + 8 = 296",
             "all values of a sample in one axis: 4*4*8 = 128",
             "(in + 1) * units = (128 + 1) * 10 = 1290",
+        };
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) CHECK_MSG(strstr(s, want[i]), "missing: %s\n%s", want[i], s);
+    }
+    free(s);
+    mx_model_free(m);
+}
+
+MX_TEST(info_recurrent_count_formulas) {
+    mx_model *m = tu_sequential("7, 12",
+                                "{\"class_name\": \"LSTM\", \"config\": {\"units\": 8, \"return_sequences\": true}},"
+                                "{\"class_name\": \"GRU\", \"config\": {\"units\": 4, \"return_sequences\": true}},"
+                                "{\"class_name\": \"SimpleRNN\", \"config\": {\"units\": 3}}",
+                                1);
+    if (!m) return;
+    char *s = counts_of(m);
+    CHECK(s);
+    if (s) {
+        const char *want[] = {
+            "4 * (in + units + 1) * units = 4 * (12 + 8 + 1) * 8 = 672",
+            "(timesteps, features) = (7, 12) -> (timesteps, units) = (7, 8)",
+            "3 * (in + units + 2) * units = 3 * (8 + 4 + 2) * 4 = 168",
+            "(in + units + 1) * units = (4 + 3 + 1) * 3 = 24",
+            "(timesteps, features) = (7, 4) -> (units) = (3): the last state",
         };
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) CHECK_MSG(strstr(s, want[i]), "missing: %s\n%s", want[i], s);
     }

@@ -87,7 +87,8 @@ static void kernel(const out *o, const int64_t *d, json_t *data, int indent) {
         }
 }
 
-/* is_weight: a rank-4 shape is a convolution kernel, not (n, h, w, c) */
+/* is_weight: a rank-4 shape is a convolution kernel, not (n, h, w, c);
+ * negative: a rank-3 shape is a batch of sequences, not an image */
 static void tensor(const out *o, json_t *shape, json_t *data, int indent, int is_weight) {
     size_t rank = json_array_size(shape), total = json_array_size(data);
     int64_t d[8] = {1};
@@ -95,6 +96,16 @@ static void tensor(const out *o, json_t *shape, json_t *data, int indent, int is
     if (o->md) fprintf(o->f, "```\n"), indent = 0;
     if (is_weight && rank == 4) {
         kernel(o, d, data, indent);
+    } else if (is_weight < 0 && rank == 3) { /* sequences: a (timesteps, features) matrix per sample */
+        size_t steps = (size_t)d[1], f = (size_t)d[2];
+        for (size_t n = 0; n < (size_t)d[0]; n++) {
+            fprintf(o->f, "%*ssample %zu:\n", indent, "", n);
+            for (size_t r = 0; r < steps; r++) {
+                fprintf(o->f, "%*s", indent + 2, "");
+                row(o, data, (n * steps + r) * f, f, 1);
+                fprintf(o->f, "\n");
+            }
+        }
     } else if (rank <= 1) {
         fprintf(o->f, "%*s", indent, "");
         row(o, data, 0, total, 1);
@@ -111,9 +122,10 @@ static void tensor(const out *o, json_t *shape, json_t *data, int indent, int is
         size_t images = total / (h * w * c);
         for (size_t im = 0; im < images; im++)
             for (size_t ch = 0; ch < c; ch++) {
-                if (images > 1 || c > 1)
-                    fprintf(o->f, "%*s%s%zu%schannel %zu:\n", indent, "", images > 1 ? "sample " : "", im,
-                            images > 1 ? ", " : "", ch);
+                if (images > 1)
+                    fprintf(o->f, "%*ssample %zu, channel %zu:\n", indent, "", im, ch);
+                else if (c > 1)
+                    fprintf(o->f, "%*schannel %zu:\n", indent, "", ch);
                 for (size_t y = 0; y < h; y++) {
                     fprintf(o->f, "%*s", indent + 2, "");
                     row(o, data, ((im * h + y) * w) * c + ch, w, c);
@@ -240,7 +252,12 @@ static void layout(const out *o, json_t *t) {
     heading(o, 1, 2, "%s%s", "Input and targets", "");
     json_t *in = json_object_get(t, "input");
     fprintf(o->f, "%s%s\n", o->md ? "" : "  ", str(in, "symbol"));
-    tensor(o, json_object_get(in, "shape"), json_object_get(in, "data"), 4, 0);
+    tensor(o, json_object_get(in, "shape"), json_object_get(in, "data"), 4,
+           json_is_true(json_object_get(in, "sequence")) ? -1 : 0);
+    json_array_foreach(json_object_get(t, "initial_states"), i, e) { /* h0 of a recurrent layer */
+        fprintf(o->f, "%s%s (initial state)\n", o->md ? "" : "  ", str(e, "symbol"));
+        tensor(o, json_object_get(e, "shape"), json_object_get(e, "data"), 4, 0);
+    }
     fprintf(o->f, "%st\n", o->md ? "" : "  ");
     tensor(o, json_object_get(json_object_get(t, "targets"), "shape"), json_object_get(json_object_get(t, "targets"), "data"), 4, 0);
     json_t *steps = json_object_get(t, "steps");

@@ -26,6 +26,11 @@ mx_model *mx_explain_load(const char *text, const char *origin, mx_tensor **x, m
     int64_t xs[MX_MAX_RANK + 1] = {nf.batch}, ts[1] = {nf.t_size};
     int rank = 1 + m->inputs[0]->rank;
     memcpy(xs + 1, m->inputs[0]->dims, sizeof(int64_t) * (size_t)m->inputs[0]->rank);
+    if (m->n_inputs > 1) { /* with initial states: (batch, all sizes), every input's batch in turn */
+        rank = 2;
+        xs[1] = 0;
+        for (int i = 0; i < m->n_inputs; i++) xs[1] += m->inputs[i]->size;
+    }
     *x = mx_tensor_new(rank, xs);
     *targets = mx_tensor_new(1, ts);
     if (!*x || !*targets) {

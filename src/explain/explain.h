@@ -20,7 +20,7 @@
 typedef struct mx_netfile {
     mx_model *model;          /* compiled, keep_preactivations and grad_inputs set */
     int batch;
-    float *x;                 /* (batch, input shape) */
+    float *x;                 /* (batch, input shape), then each initial state (batch, units) a file gives */
     float *t;                 /* targets as the loss reads them: (batch, output) or (batch) class indices */
     int64_t t_size;           /* floats in t */
     int steps;
@@ -103,11 +103,18 @@ typedef struct mx_xrule {
     /* dL/d of the layer's parameter p (index in layer->params) */
     void (*grad_param_rule)(mx_xctx *c, const mx_node *n, int p, mx_text *t);
     void (*grad_param)(mx_xctx *c, const mx_node *n, int p, double *acc, mx_xsum *sums);
+    /* Optional: whether the rule covers this call (NULL: always) */
+    int (*applies)(const mx_node *n);
+    /* Optional, for a call that loops over time (SimpleRNN): entries of its
+     * own, every step's values in the forward pass (before the call's
+     * output) and their gradients in backward order (after the output's). */
+    void (*unroll_forward)(mx_xctx *c, const mx_node *n, json_t *fw);
+    void (*unroll_backward)(mx_xctx *c, const mx_node *n, json_t *bw);
 } mx_xrule;
 
 /* NULL for layer types without a rule (their values are shown, unexplained) */
 const mx_xrule *mx_xrule_find(const mx_node *n);
-extern const mx_xrule mx_xrule_conv2d, mx_xrule_max_pool, mx_xrule_avg_pool;
+extern const mx_xrule mx_xrule_conv2d, mx_xrule_max_pool, mx_xrule_avg_pool, mx_xrule_simple_rnn;
 
 /* "x[0]", "dL/dz_h[1,0]", "W_h[2,1]": a symbol with an element's index */
 void mx_xvlabel(const mx_xctx *c, char *buf, size_t n, const char *prefix, const mx_value *v, int64_t e);

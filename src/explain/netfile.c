@@ -14,7 +14,7 @@
  * only (LeakyReLU's alpha is its config) */
 static int is_weight_key(const char *cls, const char *key) {
     static const char *const names[] = {"kernel", "bias", "depthwise_kernel", "pointwise_kernel", "gamma",
-                                        "beta", "moving_mean", "moving_variance", NULL};
+                                        "beta", "moving_mean", "moving_variance", "recurrent_kernel", NULL};
     for (int i = 0; names[i]; i++)
         if (!strcmp(names[i], key)) return 1;
     return !strcmp(key, "alpha") && !strcmp(cls, "PReLU");
@@ -23,7 +23,12 @@ static int is_weight_key(const char *cls, const char *key) {
 /* keys of a layer entry that are ours, not the layer's config */
 static int is_entry_key(const char *key) {
     return !strcmp(key, "type") || !strcmp(key, "name") || !strcmp(key, "inputs") || !strcmp(key, "symbol") ||
-           !strcmp(key, "z_symbol");
+           !strcmp(key, "z_symbol") || !strcmp(key, "h0");
+}
+
+/* layers that read (timesteps, features) per sample */
+static int is_recurrent(const char *cls) {
+    return cls && (!strcmp(cls, "SimpleRNN") || !strcmp(cls, "LSTM") || !strcmp(cls, "GRU"));
 }
 
 /* ---- numbers: a number or nested lists of numbers ---- */
@@ -92,7 +97,7 @@ static int read_values(json_t *v, int rank, const int64_t *dims, float *out, con
     dims_text(want, sizeof want, rank, dims);
     if (got != count) return mx_fail("%s: expected %s values, got %lld", where, want, (long long)got);
     if (vr > 1) { /* nested: the shape must agree, so that a transposed matrix is caught */
-        int64_t a[MX_MAX_RANK], b[MX_MAX_RANK];
+        int64_t a[MX_MAX_RANK] = {0}, b[MX_MAX_RANK] = {0};
         int ra = squeeze(rank, dims, a), rb = squeeze(vr, vd, b), same = ra == rb;
         for (int i = 0; same && i < ra; i++) same = a[i] == b[i];
         if (!same) {
@@ -115,6 +120,7 @@ static int set_symbol(mx_netfile *nf, const char *name, json_t *sym, const char 
     return json_object_set(nf->symbols, name, sym);
 }
 
+/* an input of the model: the description's inputs, or an initial state */
 static mx_layer *build_input(mx_netfile *nf, mx_model *m, const char *name, int rank, const int64_t *dims) {
     mx_layer *l = mx_graph_add_layer(m, mx_layer_type_find("InputLayer"), name);
     if (!l) return NULL;
@@ -127,7 +133,7 @@ static mx_layer *build_input(mx_netfile *nf, mx_model *m, const char *name, int 
     if (rc) return NULL;
     mx_node *n = mx_graph_call(m, l, NULL, 0);
     if (!n) return NULL;
-    m->input_nodes[0] = n;
+    m->input_nodes[m->n_inputs] = n;
     m->inputs[m->n_inputs++] = n->out[0];
     MX_UNUSED(nf);
     return l;
@@ -184,14 +190,51 @@ static mx_node *build_layer(mx_model *m, json_t *e, int i, mx_value *prev) {
     } else {
         in[n_in++] = prev;
     }
+    if (json_object_get(e, "h0")) { /* the initial state: one more input of the model (Keras's initial_state) */
+        if (strcmp(cls, "SimpleRNN") && strcmp(cls, "GRU"))
+            return mx_failp("layers[%d].h0: an initial state is for SimpleRNN and GRU layers", i);
+        if (m->n_inputs >= MX_MAX_INPUTS || n_in >= MX_MAX_INPUTS) return mx_failp("layers[%d].h0: too many inputs", i);
+        char h0name[MX_NAME_MAX];
+        snprintf(h0name, sizeof h0name, "%.*s_h0", MX_NAME_MAX - 8, l->name);
+        int64_t units = json_integer_value(json_object_get(e, "units"));
+        mx_layer *h0 = build_input(NULL, m, h0name, 1, &units);
+        if (!h0) return NULL;
+        in[n_in++] = m->inputs[m->n_inputs - 1];
+    }
     mx_node *n = mx_graph_call(m, l, in, n_in);
     if (!n) mx_fail_context("layers[%d]: ", i);
     return n;
 }
 
+/* The initial state of entry i: units numbers for every sample, or one row
+ * per sample; appended to nf->x after the inputs before it. */
+static int read_h0(mx_netfile *nf, json_t *v, int i, int64_t units) {
+    char where[64];
+    snprintf(where, sizeof where, "layers[%d].h0", i);
+    int vr = 0;
+    int64_t vd[MX_MAX_RANK];
+    for (int k = 0; k < MX_MAX_RANK; k++) vd[k] = -1;
+    int64_t count = count_numbers(v, 0, &vr, vd, where);
+    if (count < 0) return -1;
+    int64_t have = 0;
+    for (int k = 0; k < nf->model->n_inputs - 1; k++) have += nf->batch * nf->model->inputs[k]->size;
+    float *x = mx_alloc_array((size_t)(have + nf->batch * units), sizeof(float));
+    if (!x) return -1;
+    memcpy(x, nf->x, sizeof(float) * (size_t)have);
+    mx_free(nf->x);
+    nf->x = x;
+    int64_t dims[2] = {nf->batch, units};
+    if (count == units) { /* the same for every sample */
+        if (read_values(v, 1, dims + 1, x + have, where)) return -1;
+        for (int n = 1; n < nf->batch; n++) memcpy(x + have + n * units, x + have, sizeof(float) * (size_t)units);
+        return 0;
+    }
+    return read_values(v, 2, dims, x + have, where);
+}
+
 /* The weights the file gives, by Keras name; the others keep their
  * initializer (seeded by "seed"). */
-static int set_weights(mx_netfile *nf, json_t *layers) {
+static int set_weights(mx_netfile *nf, json_t *layers, mx_layer *const *built) {
     mx_model *m = nf->model;
     size_t i;
     json_t *e;
@@ -199,8 +242,7 @@ static int set_weights(mx_netfile *nf, json_t *layers) {
         const char *cls = json_string_value(json_object_get(e, "type"));
         const char *key;
         json_t *v;
-        /* the layer built from entry i is the (i + 2)-th layer: InputLayer first */
-        mx_layer *l = m->layers[i + 1];
+        mx_layer *l = built[i];
         json_object_foreach(e, key, v) {
             if (!is_weight_key(cls, key)) continue;
             char where[96];
@@ -285,6 +327,8 @@ static int load(json_t *r, mx_netfile *nf) {
     /* inputs: a number (one scalar sample), a list (one sample), a list of
      * lists (a batch of vectors); images and other shapes need input_shape */
     json_t *xs = json_object_get(r, "inputs"), *ishape = json_object_get(r, "input_shape");
+    json_t *layers = json_object_get(r, "layers");
+    const char *first = json_string_value(json_object_get(json_array_get(layers, 0), "type"));
     if (!xs) return mx_fail("needs \"inputs\"");
     int vr = 0, rank = 0;
     int64_t vd[MX_MAX_RANK], dims[MX_MAX_RANK], size = 1;
@@ -305,6 +349,13 @@ static int load(json_t *r, mx_netfile *nf) {
         }
         if (count % size) return mx_fail("inputs: %lld values are not a whole number of samples of %lld", (long long)count, (long long)size);
         nf->batch = (int)(count / size);
+    } else if (is_recurrent(first)) { /* sequences: (timesteps, features) per sample */
+        if (vr > 3) return mx_fail("inputs: nested %d deep; a recurrent layer reads (timesteps, features) per sample", vr);
+        rank = 2;
+        dims[0] = vr <= 1 ? count : vr == 2 ? vd[0] : vd[1];
+        dims[1] = vr <= 1 ? 1 : vr == 2 ? vd[1] : vd[2];
+        size = dims[0] * dims[1];
+        nf->batch = vr == 3 ? (int)vd[0] : 1;
     } else if (vr <= 1) {
         rank = 1;
         dims[0] = size = count;
@@ -321,7 +372,6 @@ static int load(json_t *r, mx_netfile *nf) {
     int64_t k = 0;
     flatten_numbers(xs, nf->x, &k);
 
-    json_t *layers = json_object_get(r, "layers");
     if (!json_is_array(layers) || !json_array_size(layers)) return mx_fail("needs \"layers\", a list of layers");
     mx_model *m = nf->model = mx_graph_new(nf->name, (uint64_t)seed);
     if (!m || !build_input(nf, m, nf->input_symbol, rank, dims)) return -1;
@@ -329,21 +379,45 @@ static int load(json_t *r, mx_netfile *nf) {
     size_t i;
     json_t *e;
     int branches = 0;
+    mx_layer **built = mx_alloc_array(json_array_size(layers), sizeof *built);
+    if (!built) return -1;
+    int rc = 0;
     json_array_foreach(layers, i, e) {
         branches |= json_object_get(e, "inputs") != NULL;
+        int inputs = m->n_inputs;
         mx_node *n = build_layer(m, e, (int)i, prev);
-        if (!n) return -1;
+        if (!n) {
+            rc = -1;
+            break;
+        }
+        built[i] = n->layer;
         prev = n->out[0];
-        char where[64];
+        char where[64], akey[MX_NAME_MAX + 32];
         snprintf(where, sizeof where, "layers[%zu].symbol", i);
-        if (set_symbol(nf, prev->name, json_object_get(e, "symbol"), where)) return -1;
+        json_t *sym = json_object_get(e, "symbol");
+        rc = set_symbol(nf, prev->name, sym, where);
         snprintf(where, sizeof where, "layers[%zu].z_symbol", i);
-        if (set_symbol(nf, n->z->name, json_object_get(e, "z_symbol"), where)) return -1;
+        /* a recurrent layer's z_symbol names its sums a_t */
+        snprintf(akey, sizeof akey, "%s/a", prev->name);
+        if (!rc) rc = set_symbol(nf, n->z == prev ? akey : n->z->name, json_object_get(e, "z_symbol"), where);
+        if (!rc && m->n_inputs > inputs) { /* h0: written h_0 after the states h_t */
+            char s0[64];
+            snprintf(s0, sizeof s0, "%.40s_0", sym ? json_string_value(sym) : n->layer->name);
+            json_t *js = json_string(s0);
+            rc = set_symbol(nf, m->inputs[inputs]->name, js, where);
+            json_decref(js);
+            if (!rc) rc = read_h0(nf, json_object_get(e, "h0"), (int)i, m->inputs[inputs]->size);
+        }
+        if (rc) break;
     }
-    m->outputs[0] = prev;
-    m->n_outputs = 1;
-    m->sequential = !branches;
-    if (mx_graph_finish(m) || set_weights(nf, layers)) return -1;
+    if (!rc) {
+        m->outputs[0] = prev;
+        m->n_outputs = 1;
+        m->sequential = !branches && m->n_inputs == 1;
+        rc = mx_graph_finish(m) || set_weights(nf, layers, built) ? -1 : 0;
+    }
+    mx_free(built);
+    if (rc) return -1;
 
     mx_loss_kind loss;
     int logits;

@@ -143,7 +143,7 @@ static void dense_grad_param(mx_xctx *c, const mx_node *n, int p, double *acc, m
 }
 
 static const mx_xrule rule_dense = {"Dense", dense_formula, dense_forward, dense_grad_input_rule, dense_grad_input,
-                                    dense_grad_param_rule, dense_grad_param};
+                                    dense_grad_param_rule, dense_grad_param, NULL, NULL, NULL};
 
 /* ---- Flatten, Reshape: the same numbers in a new shape ---- */
 
@@ -183,9 +183,9 @@ static void copy_grad_input(mx_xctx *c, const mx_node *n, int k, double *acc, mx
 }
 
 static const mx_xrule rule_flatten = {"Flatten", copy_formula, copy_forward, copy_grad_input_rule, copy_grad_input,
-                                      NULL, NULL};
+                                      NULL, NULL, NULL, NULL, NULL};
 static const mx_xrule rule_reshape = {"Reshape", copy_formula, copy_forward, copy_grad_input_rule, copy_grad_input,
-                                      NULL, NULL};
+                                      NULL, NULL, NULL, NULL, NULL};
 
 /* ---- Add, Subtract, Average, Multiply: elementwise over the inputs ---- */
 
@@ -282,13 +282,18 @@ static void ew_grad_input(mx_xctx *c, const mx_node *n, int k, double *acc, mx_x
     }
 }
 
-static const mx_xrule rule_add = {"Add", ew_formula, ew_forward, ew_grad_input_rule, ew_grad_input, NULL, NULL};
-static const mx_xrule rule_sub = {"Subtract", ew_formula, ew_forward, ew_grad_input_rule, ew_grad_input, NULL, NULL};
-static const mx_xrule rule_avg = {"Average", ew_formula, ew_forward, ew_grad_input_rule, ew_grad_input, NULL, NULL};
-static const mx_xrule rule_mul = {"Multiply", ew_formula, ew_forward, ew_grad_input_rule, ew_grad_input, NULL, NULL};
+static const mx_xrule rule_add = {"Add", ew_formula, ew_forward, ew_grad_input_rule, ew_grad_input, NULL, NULL,
+                                 NULL, NULL, NULL};
+static const mx_xrule rule_sub = {"Subtract", ew_formula, ew_forward, ew_grad_input_rule, ew_grad_input, NULL, NULL,
+                                 NULL, NULL, NULL};
+static const mx_xrule rule_avg = {"Average", ew_formula, ew_forward, ew_grad_input_rule, ew_grad_input, NULL, NULL,
+                                 NULL, NULL, NULL};
+static const mx_xrule rule_mul = {"Multiply", ew_formula, ew_forward, ew_grad_input_rule, ew_grad_input, NULL, NULL,
+                                 NULL, NULL, NULL};
 
 static const mx_xrule *const g_rules[] = {&rule_dense, &rule_flatten, &rule_reshape, &rule_add, &rule_sub, &rule_avg,
-                                          &rule_mul, &mx_xrule_conv2d, &mx_xrule_max_pool, &mx_xrule_avg_pool, NULL};
+                                          &rule_mul, &mx_xrule_conv2d, &mx_xrule_max_pool, &mx_xrule_avg_pool,
+                                          &mx_xrule_simple_rnn, NULL};
 
 const mx_xrule *mx_xrule_find(const mx_node *n) {
     const mx_layer_type *t = n->layer->type;
@@ -297,7 +302,7 @@ const mx_xrule *mx_xrule_find(const mx_node *n) {
         mx_conv_geom g;
         /* windows written out hold at most 256 pixels */
         if (t->window && (t->window(n, &g) || (int64_t)g.kh * g.kw > 256)) return NULL;
-        return g_rules[i];
+        return !g_rules[i]->applies || g_rules[i]->applies(n) ? g_rules[i] : NULL;
     }
     return NULL;
 }

@@ -32,8 +32,11 @@ static json_t *make_symbols(const mx_netfile *nf) {
     for (int i = 0; i < m->n_nodes; i++) {
         const mx_node *n = m->nodes[i];
         const mx_value *out = n->out[0];
-        if (n->n_in == 0) {
-            json_object_set_new(s, out->name, json_string(nf->input_symbol));
+        if (n->n_in == 0) { /* the input; further inputs (initial states) as the file names them */
+            json_t *given = json_object_get(nf->symbols, out->name);
+            json_object_set_new(s, out->name, json_string(out == m->inputs[0] ? nf->input_symbol
+                                                          : given          ? json_string_value(given)
+                                                                           : out->name));
             continue;
         }
         json_t *given = json_object_get(nf->symbols, out->name);
@@ -57,6 +60,8 @@ static json_t *make_symbols(const mx_netfile *nf) {
             snprintf(buf, sizeof buf, "W_%s", p->layer->name);
         else if (!strcmp(sh, "bias"))
             snprintf(buf, sizeof buf, "b_%s", p->layer->name);
+        else if (!strcmp(sh, "recurrent_kernel")) /* a_t = x_t W + h_{t-1} U + b */
+            snprintf(buf, sizeof buf, "U_%s", p->layer->name);
         else
             snprintf(buf, sizeof buf, "%.24s_%.120s", sh, p->layer->name);
         json_object_set_new(s, p->name, json_string(buf));
@@ -485,6 +490,7 @@ static json_t *forward_section(mx_xctx *c) {
         if (n->n_in == 0) continue;
         const mx_xrule *r = mx_xrule_find(n);
         mx_text f = {0};
+        if (r && r->unroll_forward) r->unroll_forward(c, n, fw);
         if (!act_layer(n)) {
             const mx_value *z = n->z;
             int64_t cnt = c->batch * z->size;
@@ -737,6 +743,8 @@ static json_t *backward_section(mx_xctx *c) {
         if (n->n_in == 0) continue;
         grad_of_value(c, n->out[0], bw);
         if (!act_layer(n) && n->z != n->out[0]) grad_of_preactivation(c, n, bw);
+        const mx_xrule *r = mx_xrule_find(n);
+        if (r && r->unroll_backward) r->unroll_backward(c, n, bw);
         grad_of_params(c, n, bw);
     }
     for (int i = 0; i < m->n_inputs; i++) grad_of_value(c, m->inputs[i], bw);
@@ -862,13 +870,36 @@ json_t *mx_explain_trace(const mx_netfile *nf, int steps, int precision) {
         json_decref(c.notes);
         return NULL;
     }
+    mx_text note = {0};
+    mx_text_add(&note, "Indices start at 0. A value's first index is the sample when the batch holds several. "
+                       "Dense kernels are W[i,j] from input i to unit j (z = x W + b); Conv2D kernels are "
+                       "W[ky,kx,c,f]. dL/dv is the gradient of the loss with respect to v.");
+    for (int i = 0; i < m->n_nodes; i++) {
+        const mx_xrule *r = mx_xrule_find(m->nodes[i]);
+        if (!r || !r->unroll_forward) continue;
+        mx_text_add(&note, " Time steps count from 1: x_t is row t-1 of a sample's sequence, h_0 the initial state, "
+                           "a_t = x_t W + h_(t-1) U + b the sum before the activation at step t and h_t = act(a_t) "
+                           "the state after it (W kernel[i,j], U recurrent_kernel[i,j], from unit i to unit j).");
+        break;
+    }
     json_t *root = json_pack("{s:s, s:s, s:i, s:s}", "format", "mlexp-explain-1", "name", nf->name, "batch", nf->batch,
-                             "notation",
-                             "Indices start at 0. A value's first index is the sample when the batch holds several. "
-                             "Dense kernels are W[i,j] from input i to unit j (z = x W + b); Conv2D kernels are "
-                             "W[ky,kx,c,f]. dL/dv is the gradient of the loss with respect to v.");
+                             "notation", mx_text_str(&note));
+    mx_text_free(&note);
     if (nf->description) json_object_set_new(root, "description", json_string(nf->description));
-    json_object_set_new(root, "input", value_json(&c, m->inputs[0], nf->x));
+    json_t *input = value_json(&c, m->inputs[0], nf->x);
+    for (int i = 0; i < m->n_nodes; i++) /* read by a recurrent layer: (timesteps, features) per sample */
+        if (m->nodes[i]->n_in && m->nodes[i]->in[0] == m->inputs[0] && m->nodes[i]->layer->type->unrolled)
+            json_object_set_new(input, "sequence", json_true());
+    json_object_set_new(root, "input", input);
+    if (m->n_inputs > 1) { /* the initial states a file gives (h0) */
+        json_t *st = json_array();
+        const float *x = nf->x + nf->batch * m->inputs[0]->size;
+        for (int i = 1; i < m->n_inputs; i++) {
+            json_array_append_new(st, value_json(&c, m->inputs[i], x));
+            x += nf->batch * m->inputs[i]->size;
+        }
+        json_object_set_new(root, "initial_states", st);
+    }
     json_t *tj = json_pack("{s:o, s:o}", "shape",
                            json_pack("[I]", (json_int_t)nf->t_size), "data", mx_xfloats(nf->t, nf->t_size));
     json_object_set_new(root, "targets", tj);
@@ -896,7 +927,11 @@ json_t *mx_explain_trace(const mx_netfile *nf, int steps, int precision) {
     json_t *steps_j = json_array();
     int64_t tsize = nf->t_size;
     for (int s = 0; s < steps; s++) {
-        memcpy(m->inputs[0]->data, nf->x, sizeof(float) * (size_t)(nf->batch * m->inputs[0]->size));
+        const float *x = nf->x; /* the inputs one after the other */
+        for (int i = 0; i < m->n_inputs; i++) {
+            memcpy(m->inputs[i]->data, x, sizeof(float) * (size_t)(nf->batch * m->inputs[i]->size));
+            x += nf->batch * m->inputs[i]->size;
+        }
         memcpy(m->targets, nf->t, sizeof(float) * (size_t)tsize);
         mx_xsnap before;
         if (mx_xsnap_take(&before, m)) break;

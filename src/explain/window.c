@@ -183,7 +183,7 @@ static void conv_grad_param(mx_xctx *c, const mx_node *n, int p, double *acc, mx
 }
 
 const mx_xrule mx_xrule_conv2d = {"Conv2D", conv_formula, conv_forward, conv_grad_input_rule, conv_grad_input,
-                                  conv_grad_param_rule, conv_grad_param};
+                                  conv_grad_param_rule, conv_grad_param, NULL, NULL, NULL};
 
 /* ---- pooling: the clipped window of each output (padded positions never
  * count, as in TensorFlow) ---- */
@@ -293,6 +293,6 @@ static void pool_grad_input(mx_xctx *c, const mx_node *n, int k, double *acc, mx
 }
 
 const mx_xrule mx_xrule_max_pool = {"MaxPooling2D", pool_formula, pool_forward, pool_grad_input_rule, pool_grad_input,
-                                    NULL, NULL};
+                                    NULL, NULL, NULL, NULL, NULL};
 const mx_xrule mx_xrule_avg_pool = {"AveragePooling2D", pool_formula, pool_forward, pool_grad_input_rule,
-                                    pool_grad_input, NULL, NULL};
+                                    pool_grad_input, NULL, NULL, NULL, NULL, NULL};

@@ -101,6 +101,20 @@ typedef struct mx_exec {
 
 struct mx_field;
 
+/* What a recurrent call keeps of a step in its workspace, time-major and in
+ * step order (reversed: step s reads time T-1-s), for `batch` samples: the
+ * states h (T + 1, batch, units), h[0] the initial state; the sums before
+ * the activations (T, batch, gates), which a backward pass overwrites with
+ * their gradients (SimpleRNN: a_t, then dL/da_t). NULL before planning. */
+typedef struct mx_unrolled {
+    int64_t steps, inputs, units, gates;
+    const float *states, *sums;
+    mx_act act;                        /* SimpleRNN's activation (h_t = act(a_t)) */
+    int reversed, return_sequences, return_state;
+    int stateful;                      /* h[0] is kept from the previous batch */
+    int dropout;                       /* input or recurrent dropout is configured */
+} mx_unrolled;
+
 typedef struct mx_layer_type {
     const char *class_name;            /* Keras class name */
     const struct mx_field *fields;     /* config schema, ends with {0} */
@@ -139,6 +153,9 @@ typedef struct mx_layer_type {
     void (*explain_params)(const mx_node *n, mx_text *t);
     /* how the output shape follows from the input's, with numbers. */
     void (*explain_shape)(const mx_node *n, mx_text *t);
+    /* the per-step buffers of a recurrent call (mlexp explain unrolls
+     * SimpleRNN from them): returns 0 and fills u. */
+    int (*unrolled)(const mx_node *n, int batch, struct mx_unrolled *u);
     /* A small use of the layer, for the tests that cover every type (the
      * gradient check of each): JSON {"input": [dims], "config": {...}},
      * with "inputs": 2 for merges and "batch": n where it matters. Every

@@ -429,11 +429,54 @@ void mx_rnn_reverse(mx_layer *l) {
     c->go_backwards = !c->go_backwards;
 }
 
+/* for explanations: the per-step buffers (graph.h, mx_unrolled) */
+static int rnn_unrolled(const mx_node *n, int batch, mx_unrolled *u) {
+    const rnn_cfg *c = n->layer->cfg;
+    const rnn_state *st = n->state;
+    if (!st) return -1;
+    *u = (mx_unrolled){.steps = st->T, .inputs = st->I, .units = st->U, .gates = st->G, .act = c->activation,
+                       .reversed = c->go_backwards, .return_sequences = c->return_sequences,
+                       .return_state = c->return_state, .stateful = c->stateful,
+                       .dropout = c->dropout > 0 || c->recurrent_dropout > 0};
+    if (n->ws) {
+        rnn_bufs b = bufs_of(n, batch);
+        u->states = b.h;
+        u->sums = b.g;
+    }
+    return 0;
+}
+
+/* gates * (in + units + 1) * units: each gate's kernel, recurrent kernel
+ * and bias (GRU with reset_after: two biases) */
+static void rnn_explain_params(const mx_node *n, mx_text *t) {
+    const rnn_cfg *c = n->layer->cfg;
+    const rnn_state *st = n->state;
+    const long long k = st->G / st->U, i = st->I, u = st->U;
+    const long long b = c->use_bias ? 1 + (st->kind == RNN_GRU && c->reset_after) : 0;
+    const char *bias = b == 2 ? " + 2" : b ? " + 1" : "";
+    if (k > 1) mx_text_add(t, "%lld * ", k);
+    mx_text_add(t, "(in + units%s) * units = ", bias);
+    if (k > 1) mx_text_add(t, "%lld * ", k);
+    mx_text_add(t, "(%lld + %lld%s) * %lld = %lld", i, u, bias, u, k * (i + u + b) * u);
+}
+
+static void rnn_explain_shape(const mx_node *n, mx_text *t) {
+    const rnn_cfg *c = n->layer->cfg;
+    const rnn_state *st = n->state;
+    if (c->return_sequences)
+        mx_text_add(t, "(timesteps, features) = (%lld, %lld) -> (timesteps, units) = (%lld, %lld): every step's state",
+                    (long long)st->T, (long long)st->I, (long long)st->T, (long long)st->U);
+    else
+        mx_text_add(t, "(timesteps, features) = (%lld, %lld) -> (units) = (%lld): the last state", (long long)st->T,
+                    (long long)st->I, (long long)st->U);
+}
+
 #define RNN_TYPE(cls, fields_, init, example_)                                                                      \
     {                                                                                                              \
         .class_name = cls, .fields = fields_, .cfg_size = sizeof(rnn_cfg), .min_inputs = 1, .max_inputs = 3,        \
         .build = rnn_build, .forward = rnn_forward, .backward = rnn_backward, .after_init = init,                  \
-        .persistent = rnn_persistent, .example = example_,                                                         \
+        .persistent = rnn_persistent, .unrolled = rnn_unrolled, .explain_params = rnn_explain_params,              \
+        .explain_shape = rnn_explain_shape, .example = example_,                                                   \
     }
 
 const mx_layer_type mx_layer_simple_rnn =

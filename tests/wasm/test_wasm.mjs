@@ -100,12 +100,39 @@ for (const name of ['digits_mlp', 'digits_cnn', 'fashion_cnn']) {
   }
   dirs.push({name, dir, batch: 5, range: [0, 1]});
 }
+// recurrent models built and trained natively (the CLI, one short epoch): the
+// numbers_summation architecture (LSTM encoder, RepeatVector, LSTM decoder,
+// TimeDistributed Dense, softmax), and the same task with a bidirectional GRU
+// encoder and a SimpleRNN decoder
+{
+  const ex = JSON.parse(fs.readFileSync(path.join(ROOT, 'experiments/numbers_summation.json'), 'utf8'));
+  const variant = structuredClone(ex);
+  variant.name = 'summation_gru_rnn';
+  variant.model.config.name = variant.name;
+  variant.model.config.layers.splice(1, 3,
+    {class_name: 'Bidirectional', config: {name: 'encoder', merge_mode: 'concat',
+      layer: {class_name: 'GRU', config: {name: 'gru', units: 16}}}},
+    {class_name: 'RepeatVector', config: {name: 'repeat', n: 3}},
+    {class_name: 'SimpleRNN', config: {name: 'decoder', units: 16, return_sequences: true}});
+  for (const e of [ex, variant]) {
+    const file = path.join(tmp, `${e.name}.json`), dir = path.join(tmp, e.name);
+    fs.writeFileSync(file, JSON.stringify(e));
+    try {
+      run(MLEXP, ['train', file, '--epochs', '1', '--limit', '256', '--out', dir]);
+      dirs.push({name: e.name, dir, batch: 5, range: [0, 1]});
+    } catch (err) {
+      fail(`train ${e.name}`, String(err.stderr || err.message).trim().split('\n').pop());
+    }
+  }
+}
 // TF.js-made models covering the other kernels (Winograd and direct
 // convolutions, depthwise, pooling, batch norm, activations, merges, nesting)
 const TFJS_CASES = ['conv2d_same_s2', 'conv2d_rect', 'conv2d_valid_dilated', 'conv2d_1x1', 'depthwise_same',
   'depthwise_valid_s2_mult2', 'separable', 'batchnorm', 'maxpool_same', 'avgpool_same', 'activation_gelu',
   'activation_softmax', 'upsampling_bilinear', 'prelu', 'dense_rank3', 'residual_block', 'mobilenet_block',
-  'nested', 'concat_axis1'];
+  'nested', 'concat_axis1',
+  // recurrent: Embedding + SimpleRNN, stacked LSTMs + Dense, GRU, a bidirectional GRU
+  'embedding', 'lstm_stacked', 'gru', 'bidirectional_sum'];
 for (const c of TFJS_CASES) {
   const dir = path.join(tmp, 'tfjs', c);
   try {
