@@ -117,3 +117,14 @@ API double mx_wasm_weights_size(const mx_model *m) { return (double)mx_model_wei
 API void mx_wasm_weights_get(const mx_model *m, float *dst) { mx_model_weights_get(m, dst); }
 
 API void mx_wasm_weights_set(mx_model *m, const float *src) { mx_model_weights_set(m, src); }
+
+/* The trace of a network description (docs/explain.md, `mlexp explain
+ * --format json`), malloc'd JSON text: the caller frees it. steps and
+ * precision 0 take the description's and the default. */
+API char *mx_wasm_explain(const char *text, const char *origin, int steps, int precision) {
+    /* the command line's limits (--steps, --precision) */
+    if (steps < 0 || steps > 1000) return mx_failp("%s: steps must be 1 to 1000, got %d", origin, steps);
+    if (precision < 0 || precision > 17) return mx_failp("%s: precision must be 1 to 17, got %d", origin, precision);
+    mx_explain_options o = {steps, precision};
+    return mx_explain(text, origin, &o);
+}

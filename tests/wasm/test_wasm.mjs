@@ -2,8 +2,9 @@
 // web/js/engine.js) against the native one (BUILD_DIR/mlexp, e.g.
 // build/release): predictions of the committed models (models/*/, trained
 // with the CLI when absent) and of TF.js-made models (tests/tfjs/make_model.js)
-// agree to 1e-5; training steps agree; bad input gives exceptions with the
-// engine's message; the worker protocol (web/js/worker-handler.js) and the
+// agree to 1e-5; training steps agree; the explain trace of every
+// examples/explain file equals `mlexp explain --format json`'s; bad input
+// gives exceptions with the engine's message; the worker protocol (web/js/worker-handler.js) and the
 // page client (web/js/engine-client.js) work. Prints "ok NAME" / "FAIL NAME:
 // why" and ends with "N passed, N failed".
 import {execFileSync} from 'node:child_process';
@@ -206,6 +207,66 @@ await test('weights round trip', () => {
   throwsWith(() => b.setWeights(new Float32Array(5)), 'the model has 37610 weights', 'setWeights size');
   a.free();
   b.free();
+});
+
+// ---- explain: the trace the backprop page lays out is the command line's ----
+
+// Differences between two traces: the same keys, list lengths and texts;
+// numbers within 1e-6 (relative above 1). A formula line whose words agree
+// but whose numbers differ in their last printed digit (float32 sums in
+// another order) is counted, not failed; other text must be equal.
+function traceDiff(a, b, where, out) {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (!(Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a)))) out.diffs.push(`${where}: ${a} vs ${b}`);
+  } else if (typeof a === 'string' && typeof b === 'string') {
+    if (a === b) return;
+    const num = /-?\d+(\.\d+)?(e[-+]?\d+)?/g;
+    const na = a.match(num) || [], nb = b.match(num) || [];
+    const close = a.replace(num, '#') === b.replace(num, '#') && na.length === nb.length &&
+      na.every((v, i) => Math.abs(v - nb[i]) <= 2e-5 * Math.max(1e-3, Math.abs(v)));
+    if (close) out.lastDigit++;
+    else out.diffs.push(`${where}: '${a}' vs '${b}'`);
+  } else if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) out.diffs.push(`${where}: ${a.length} vs ${b.length} items`);
+    else a.forEach((v, i) => traceDiff(v, b[i], `${where}[${i}]`, out));
+  } else if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).sort().join(), kb = Object.keys(b).sort().join();
+    if (ka !== kb) out.diffs.push(`${where}: keys ${ka} vs ${kb}`);
+    else for (const k of Object.keys(a)) traceDiff(a[k], b[k], `${where}.${k}`, out);
+  } else if (a !== b) {
+    out.diffs.push(`${where}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  }
+}
+
+const explainFiles = fs.readdirSync(path.join(ROOT, 'examples/explain')).filter((f) => f.endsWith('.json')).sort();
+for (const file of explainFiles) {
+  await test(`explain ${file}`, () => {
+    const rel = `examples/explain/${file}`;
+    const native = JSON.parse(run(MLEXP, ['explain', rel, '--format', 'json']));
+    const wasm = engine.explain(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {origin: rel});
+    const out = {diffs: [], lastDigit: 0};
+    traceDiff(wasm, native, 'trace', out);
+    check(out.diffs.length === 0, `${out.diffs.length} differences: ${out.diffs.slice(0, 4).join('; ')}`);
+    check(wasm.check.ok, `the trace's own check fails: ${JSON.stringify(wasm.check.notes).slice(0, 300)}`);
+    return `${wasm.steps.length} step(s)${out.lastDigit ? `, ${out.lastDigit} lines differ in a last digit` : ''}`;
+  });
+}
+
+await test('explain options and errors', () => {
+  const text = fs.readFileSync(path.join(ROOT, 'examples/explain/adam.json'), 'utf8');
+  const t = engine.explain(text, {steps: 2, precision: 3});
+  check(t.steps.length === 2, `${t.steps.length} steps`);
+  const native = JSON.parse(run(MLEXP, ['explain', 'examples/explain/adam.json', '--steps', '2', '--precision', '3', '--format', 'json']));
+  const out = {diffs: [], lastDigit: 0};
+  traceDiff(t, native, 'trace', out);
+  check(out.diffs.length === 0, out.diffs.slice(0, 4).join('; '));
+  throwsWith(() => engine.explain('{"inputs": [1], "layers": [{"type": "Dense", "units": 1, "kernal": 1}]}', {origin: 'net.json'}),
+    "net.json: layers[0] (Dense): unknown config key 'kernal'", 'unknown key');
+  throwsWith(() => engine.explain('{"inputs": [1', {origin: 'cut.json'}), 'cut.json', 'cut JSON');
+  throwsWith(() => engine.explain(text, {steps: 1001}), 'steps must be 1 to 1000', 'steps');
+  throwsWith(() => engine.explain(text, {precision: 18}), 'precision must be 1 to 17', 'precision');
+  check(engine.explain({inputs: [1], layers: [{type: 'Dense', units: 1, kernel: 2, bias: 0}], targets: [1],
+    loss: 'half_squared_error'}).steps[0].forward[0].data[0] === 2, 'a description given as an object');
 });
 
 // ---- bad input: exceptions with the engine's message, the module lives on ----

@@ -133,6 +133,27 @@ class Engine {
       this.mod._free(p);
     }
   }
+
+  // The trace of a network description (docs/explain.md: the object that
+  // `mlexp explain FILE --format json` prints). description: JSON text or an
+  // object; options: steps and precision (0 or absent: the description's
+  // steps, 6 digits), origin (the name errors give, e.g. the file's).
+  explain(description, {steps = 0, precision = 0, origin = 'network.json'} = {}) {
+    const text = typeof description === 'string' ? description : JSON.stringify(description);
+    for (const [k, v] of [['steps', steps], ['precision', precision]])
+      if (!Number.isInteger(v)) throw new TypeError(`explain: ${k} must be an integer, got ${v}`);
+    const pt = this.string(text), po = this.string(origin);
+    try {
+      const p = this.mod._mx_wasm_explain(pt, po, steps, precision);
+      if (!p) throw this.error('explain');
+      const json = this.mod.UTF8ToString(p);
+      this.mod._free(p);
+      return JSON.parse(json);
+    } finally {
+      this.mod._free(pt);
+      this.mod._free(po);
+    }
+  }
 }
 
 const product = (a) => a.reduce((x, y) => x * y, 1);
