@@ -275,6 +275,44 @@ class Model {
     return mod.HEAPF64[pl >> 3];
   }
 
+  // the loss (compiled, with regularization) and right predictions of one
+  // batch in inference mode, without an update (Keras test_on_batch);
+  // x and y as trainBatch takes them -> {loss, correct}
+  testBatch(x, y, batch) {
+    const mod = this.live('testBatch');
+    this.checkSingle('testBatch');
+    checkBatch(batch, 'testBatch');
+    const per = mod._mx_wasm_target_size(this.ptr);
+    if (!per) throw new Error('testBatch: the model has no loss (compile it first)');
+    x = floats(x, 'testBatch: the input');
+    y = floats(y, 'testBatch: the targets');
+    this.checkLength(x, batch, this.inputSize, this.inputShape, 'testBatch: inputs');
+    if (y.length !== batch * per)
+      throw new RangeError(`testBatch: got ${y.length} targets, expected ${batch * per} (${per} per sample)`);
+    const px = this.buffer('x', 4 * x.length), py = this.buffer('t', 4 * y.length), po = this.buffer('test', 16);
+    mod.HEAPF32.set(x, px >> 2);
+    mod.HEAPF32.set(y, py >> 2);
+    if (mod._mx_wasm_test_batch(this.ptr, px, py, batch, po)) throw this.engine.error('testBatch');
+    return {loss: mod.HEAPF64[po >> 3], correct: mod.HEAPF64[(po >> 3) + 1]};
+  }
+
+  // floats of targets per sample for the compiled loss (trainBatch's y):
+  // 1 for sparse categorical crossentropy on a vector, else the output size
+  get targetSize() {
+    const per = this.live('targetSize')._mx_wasm_target_size(this.ptr);
+    if (!per) throw new Error('targetSize: the model has no loss (compile it first)');
+    return per;
+  }
+
+  // plan memory once for batches of up to `batch` samples (for training
+  // too when `training`), so that later calls of any of these sizes do not
+  // allocate in the engine
+  plan(batch, training = true) {
+    const mod = this.live('plan');
+    checkBatch(batch, 'plan');
+    if (mod._mx_wasm_plan(this.ptr, batch, training ? 1 : 0)) throw this.engine.error('plan');
+  }
+
   // all weights, flat, in the model's weight order
   getWeights() {
     const mod = this.live('getWeights');
