@@ -23,6 +23,12 @@ export const XOR_BOUND = 1000; // optimizer steps
 const SEED_SETTINGS = 'dataset=xor&seed=1';
 
 const idle = (page) => page.waitForFunction(() => window.mlexp && window.mlexp.busy === false && !window.mlexp.running, null, {timeout: 60000});
+// the playground at url, its network built
+async function openPlayground(page, url) {
+  await page.goto(url);
+  await ready(page);
+  await idle(page);
+}
 const hook = (page) => page.evaluate(() => {
   const m = window.mlexp;
   return {step: m.step, trainAccuracy: m.trainAccuracy, testAccuracy: m.testAccuracy, trainLoss: m.trainLoss, testLoss: m.testLoss,
@@ -117,9 +123,7 @@ export async function playgroundTests({base, newPage, test, ART, BIN}) {
 
   await test('playground_xor', async () => {
     const page = await newPage();
-    await page.goto(`${base}/playground.html?${SEED_SETTINGS}`);
-    await ready(page);
-    await idle(page);
+    await openPlayground(page, `${base}/playground.html?${SEED_SETTINGS}`);
     // the network of the bound, chosen with the controls
     await page.selectOption(tid('activation'), 'relu');
     await setValue(page, 'layers', 2);
@@ -187,9 +191,7 @@ export async function playgroundTests({base, newPage, test, ART, BIN}) {
 
   await test('playground_controls', async () => {
     const page = await newPage();
-    await page.goto(`${base}/playground.html?${SEED_SETTINGS}`);
-    await ready(page);
-    await idle(page);
+    await openPlayground(page, `${base}/playground.html?${SEED_SETTINGS}`);
     const before = await hook(page);
     await page.selectOption(tid('dataset'), 'spiral');
     await setValue(page, 'noise', 20);
@@ -228,9 +230,7 @@ export async function playgroundTests({base, newPage, test, ART, BIN}) {
     const files = await staticServer();
     try {
       const page = await newPage();
-      await page.goto(`${files.base}/playground.html?${SEED_SETTINGS}`);
-      await ready(page);
-      await idle(page);
+      await openPlayground(page, `${files.base}/playground.html?${SEED_SETTINGS}`);
       await page.click(tid('step'));
       await idle(page);
       const h = await hook(page);

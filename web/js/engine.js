@@ -255,22 +255,30 @@ class Model {
     }
   }
 
+  // x and y of trainBatch and testBatch checked and copied into the
+  // module's memory -> [x pointer, y pointer]
+  batchIn(what, x, y, batch, needs) {
+    const mod = this.live(what);
+    this.checkSingle(what);
+    checkBatch(batch, what);
+    const per = mod._mx_wasm_target_size(this.ptr);
+    if (!per) throw new Error(`${what}: the model has no ${needs} (compile it first)`);
+    x = floats(x, `${what}: the input`);
+    y = floats(y, `${what}: the targets`);
+    this.checkLength(x, batch, this.inputSize, this.inputShape, `${what}: inputs`);
+    if (y.length !== batch * per)
+      throw new RangeError(`${what}: got ${y.length} targets, expected ${batch * per} (${per} per sample)`);
+    const px = this.buffer('x', 4 * x.length), py = this.buffer('t', 4 * y.length);
+    mod.HEAPF32.set(x, px >> 2);
+    mod.HEAPF32.set(y, py >> 2);
+    return [px, py];
+  }
+
   // one optimizer step; y: class indices (sparse categorical crossentropy)
   // or targets shaped as the output; returns the loss
   trainBatch(x, y, batch) {
-    const mod = this.live('trainBatch');
-    this.checkSingle('trainBatch');
-    checkBatch(batch, 'trainBatch');
-    const per = mod._mx_wasm_target_size(this.ptr);
-    if (!per) throw new Error('trainBatch: the model has no loss and optimizer (compile it first)');
-    x = floats(x, 'trainBatch: the input');
-    y = floats(y, 'trainBatch: the targets');
-    this.checkLength(x, batch, this.inputSize, this.inputShape, 'trainBatch: inputs');
-    if (y.length !== batch * per)
-      throw new RangeError(`trainBatch: got ${y.length} targets, expected ${batch * per} (${per} per sample)`);
-    const px = this.buffer('x', 4 * x.length), py = this.buffer('t', 4 * y.length), pl = this.buffer('loss', 8);
-    mod.HEAPF32.set(x, px >> 2);
-    mod.HEAPF32.set(y, py >> 2);
+    const [px, py] = this.batchIn('trainBatch', x, y, batch, 'loss and optimizer');
+    const mod = this.engine.mod, pl = this.buffer('loss', 8);
     if (mod._mx_wasm_train_batch(this.ptr, px, py, batch, pl)) throw this.engine.error('trainBatch');
     return mod.HEAPF64[pl >> 3];
   }
@@ -279,19 +287,8 @@ class Model {
   // batch in inference mode, without an update (Keras test_on_batch);
   // x and y as trainBatch takes them -> {loss, correct}
   testBatch(x, y, batch) {
-    const mod = this.live('testBatch');
-    this.checkSingle('testBatch');
-    checkBatch(batch, 'testBatch');
-    const per = mod._mx_wasm_target_size(this.ptr);
-    if (!per) throw new Error('testBatch: the model has no loss (compile it first)');
-    x = floats(x, 'testBatch: the input');
-    y = floats(y, 'testBatch: the targets');
-    this.checkLength(x, batch, this.inputSize, this.inputShape, 'testBatch: inputs');
-    if (y.length !== batch * per)
-      throw new RangeError(`testBatch: got ${y.length} targets, expected ${batch * per} (${per} per sample)`);
-    const px = this.buffer('x', 4 * x.length), py = this.buffer('t', 4 * y.length), po = this.buffer('test', 16);
-    mod.HEAPF32.set(x, px >> 2);
-    mod.HEAPF32.set(y, py >> 2);
+    const [px, py] = this.batchIn('testBatch', x, y, batch, 'loss');
+    const mod = this.engine.mod, po = this.buffer('test', 16);
     if (mod._mx_wasm_test_batch(this.ptr, px, py, batch, po)) throw this.engine.error('testBatch');
     return {loss: mod.HEAPF64[po >> 3], correct: mod.HEAPF64[(po >> 3) + 1]};
   }
