@@ -1,6 +1,7 @@
 /* api.c: the JSON API of mlexp serve (docs/web.md, "JSON API"): the model
  * list, one model's details, predictions from JSON arrays or image uploads,
- * test examples, and the network descriptions of the backprop page. Every answer is JSON; errors are {"error": message}. */
+ * test examples, and the network descriptions of the backprop page. Every
+ * answer is JSON; errors are {"error": message}. */
 #define _POSIX_C_SOURCE 200809L
 #include "serve/serve.h"
 

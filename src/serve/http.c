@@ -1,8 +1,9 @@
 /* http.c: the HTTP side of mlexp serve on libmicrohttpd: a pool of threads
  * reads requests and their bodies (bounded by --max-body, multipart uploads
  * unpacked), serves files from web/, build/wasm/, examples/ and the model
- * directories without ever leaving them, and hands /api/ to api.c. Every answer carries
- * the cross-origin isolation headers threaded WebAssembly needs. */
+ * directories without ever leaving them, and hands /api/ to api.c. Every
+ * answer carries the cross-origin isolation headers threaded WebAssembly
+ * needs. */
 #define _POSIX_C_SOURCE 200809L
 #include "serve/serve.h"
 

@@ -73,7 +73,8 @@ export class EngineClient {
     return this.call('train', {key, steps, batch, data});
   }
 
-  // -> {loss, accuracy, n} of a stored set
+  // the engine's loss (with regularization) and accuracy of a stored set,
+  // tested as one batch -> {loss, accuracy, correct, n}
   evaluate(key, data = 'test') {
     return this.call('evaluate', {key, data});
   }

@@ -15,7 +15,7 @@
 //            -> {inputShape, outputShape, summary, params, threads, weights}
 //   data     {name, x, y}     store a set of samples -> {n}
 //   train    {steps, batch, data}  -> {losses (Float32Array), step, epoch, ms}
-//   evaluate {data}           -> {loss, accuracy, n}
+//   evaluate {data}           -> {loss, accuracy, correct, n}
 //   weights                   -> {weights (Float32Array)}
 // And, with no key:
 //   explain  {description, steps, precision, origin}  -> {trace, ms}
