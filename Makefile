@@ -86,14 +86,16 @@ $(OUT)/%.o: %.c
 # Debian's emscripten. jansson is compiled from Debian's source package
 # (wasm/jansson.sh fetches it into build/). Of src/data and src/io only what
 # needs no libpng, libjpeg or zlib: image and IDX files, digits.png, the named
-# datasets and report.html stay out.
+# datasets and report.html stay out. src/explain is in: the backprop page
+# calls mx_explain.
 EMCC ?= emcc
 export NODE_PATH ?= /usr/share/nodejs
 WASM := build/wasm
 WASM_OBJ := build/wasm-obj
 JANSSON := build/wasm-deps/jansson
 WASM_SRC := $(sort $(wildcard src/core/*.c src/kernels/*.c src/graph/*.c src/layers/*.c src/train/*.c \
-              $(filter-out src/io/report.c,$(wildcard src/io/*.c)) src/data/dataset.c src/data/augment.c wasm/*.c))
+              $(filter-out src/io/report.c,$(wildcard src/io/*.c)) src/data/dataset.c src/data/augment.c \
+              src/explain/*.c wasm/*.c))
 JANSSON_OBJ := dump error hashtable hashtable_seed load memory pack_unpack strbuffer strconv utf value version
 # -msimd128: simd.h's vectors become wasm SIMD128 (MX_VL 4)
 WASM_CFLAGS := $(CSTD) $(WARN) $(FP) -O3 -msimd128 -DNDEBUG -Iinclude -Isrc -I$(JANSSON)/src

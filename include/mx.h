@@ -369,6 +369,19 @@ void mx_eval_result_free(mx_eval_result *r);
  * allocate. Dropout draws from the model's seed and step count. */
 int mx_train_batch(mx_model *m, const float *x, const float *y, int batch, double *loss);
 
+/* The loss and accuracy of one batch without training on it (Keras
+ * test_on_batch): x and y as mx_train_batch takes them, the forward pass in
+ * inference mode (no dropout, batch norm's moving statistics), no update.
+ * *loss (may be NULL) receives the compiled loss with regularization: for a
+ * model without dropout or batch norm, the number mx_train_batch reports
+ * for the same batch before its update. *correct (may be NULL) receives the
+ * right predictions as the loss counts them: one per sample for one
+ * prediction per sample (argmax of a vector; above 0.5, or a logit above 0,
+ * for one unit), one per row of the last axis or per output otherwise.
+ * Memory is planned as for mx_predict (a plan for at least `batch` samples,
+ * training or not, serves); later calls do not allocate. */
+int mx_test_batch(mx_model *m, const float *x, const float *y, int batch, double *loss, int64_t *correct);
+
 /* Forward pass in inference mode: x is (N, input shape...), y receives
  * (N, output shape...) and must be allocated by the caller. */
 int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size);

@@ -150,6 +150,16 @@ def setup_web():
     write(os.path.join(wasm, "mlexp.js"), "// engine\n")
     os.symlink(os.path.join(T, "secret.txt"), os.path.join(web, "escape.txt"))
     os.symlink(os.path.join(web, "app.js"), os.path.join(web, "inner.js"))  # inside: fine
+    # network descriptions for the backprop page: one good, one broken, one
+    # not a description, and files the list skips (a symlink leading out)
+    ex = os.path.join(T, "examples", "explain")
+    write(os.path.join(ex, "tiny.json"), json.dumps({"name": "A tiny net", "description": "one unit",
+                                                     "inputs": [1], "layers": [{"type": "Dense", "units": 1}]}))
+    write(os.path.join(ex, "cut.json"), "{\"name\": ")
+    write(os.path.join(ex, "list.json"), "[1, 2]")
+    write(os.path.join(ex, "notes.txt"), "not listed")
+    write(os.path.join(ex, "odd name.json"), "{}")
+    os.symlink(os.path.join(T, "secret.txt"), os.path.join(ex, "leak.json"))
     return web, wasm
 
 
@@ -283,7 +293,8 @@ def close_tops(cli, api_p):
 def main():
     models, reg_w, reg_b = setup_models()
     web, wasm = setup_web()
-    srv = Server("--models", models, "--web", web, "--wasm", wasm, "--max-body", "1M", "--threads", "2")
+    srv = Server("--models", models, "--web", web, "--wasm", wasm, "--examples", os.path.join(T, "examples"),
+                 "--max-body", "1M", "--threads", "2")
     port = srv.port
     check("start_line", re.fullmatch(r"serving http://127\.0\.0\.1:\d+/ \(3 models from .*models, 1 broken\)",
                                      srv.line) is not None, repr(srv.line))
@@ -344,7 +355,8 @@ def main():
                              ("/models/digits_mlp/model.json", "application/json", "models/digits_mlp/model.json"),
                              ("/models/digits_mlp/group1-shard1of1.bin", "application/octet-stream",
                               "models/digits_mlp/group1-shard1of1.bin"),
-                             ("/models/digits_mlp/report.html", "text/html", "models/digits_mlp/report.html")):
+                             ("/models/digits_mlp/report.html", "text/html", "models/digits_mlp/report.html"),
+                             ("/examples/explain/tiny.json", "application/json", "examples/explain/tiny.json")):
         s, h, data = request(port, "GET", path)
         with open(os.path.join(T, src), "rb") as f:
             want = f.read()
@@ -354,7 +366,7 @@ def main():
     check("file_head", s == 200 and data == b"" and h.get("content-length") == str(len(b"export const a = 1;\n")),
           (s, h))
     for path in ("/nosuch.html", "/wasm/nosuch.wasm", "/models/nosuch/model.json", "/models/digits_mlp/nosuch",
-                 "/models/digits_mlp"):
+                 "/models/digits_mlp", "/examples/explain/nosuch.json"):
         expect_error("file_404 " + path, port, "GET", path, 404)
 
     # ---- paths that try to leave their folder ----
@@ -365,7 +377,9 @@ def main():
                        ("model_dotdot", "/models/digits_mlp/../../secret.txt"),
                        ("model_dotdot_inside", "/models/digits_mlp/%2e%2e/digits_mlp/model.json"),
                        ("dot", "/./index.html"), ("nul", "/index.html%00.png"), ("nul_api", "/api/models%00"),
-                       ("symlink_out", "/escape.txt"), ("model_symlink_out", "/models/digits_mlp/leak.txt")):
+                       ("symlink_out", "/escape.txt"), ("model_symlink_out", "/models/digits_mlp/leak.txt"),
+                       ("examples_dotdot", "/examples/../secret.txt"), ("examples_absolute", "/examples//etc/passwd"),
+                       ("examples_symlink_out", "/examples/explain/leak.json")):
         resp = raw(port, b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         code = status_of(resp)
         check("traversal_" + name, code in (400, 404) and b"TOP SECRET" not in resp and b"root:" not in resp and
@@ -402,6 +416,19 @@ def main():
         expect_error("examples_bad " + q, port, "GET", "/api/models/digits_mlp/examples?" + q, 400)
     expect_error("examples_no_dataset", port, "GET", "/api/models/tensor_reg/examples", 404, pattern="dataset")
     expect_error("examples_unknown_model", port, "GET", "/api/models/nosuch/examples", 404)
+
+    # ---- the network descriptions of the backprop page ----
+    s, h, j = api(port, "GET", "/api/explain/examples")
+    ex = {e["name"]: e for e in (j or {}).get("examples", [])}
+    check("networks_list", s == 200 and list(ex) == ["cut", "list", "tiny"] and
+          ex["tiny"] == {"name": "tiny", "title": "A tiny net", "description": "one unit",
+                         "url": "/examples/explain/tiny.json"}, (s, j))
+    check("networks_errors", "cut.json:1:" in ex.get("cut", {}).get("error", "") and
+          "not a network description" in ex.get("list", {}).get("error", "") and
+          "TOP" not in json.dumps(j), j)
+    h = expect_error("networks_post", port, "POST", "/api/explain/examples", 405, "{}")
+    check("networks_post_allow", h.get("allow") == "GET, HEAD", h.get("allow"))
+    expect_error("networks_unknown", port, "GET", "/api/explain/nosuch", 404)
 
     # ---- predictions from JSON against mlexp predict --preprocess ----
     s, h, j = api(port, "GET", "/api/models/digits_mlp/examples?count=4&offset=300")
@@ -610,6 +637,14 @@ def main():
           is not None, srv2.line)
     s, h, j = api(srv2.port, "GET", "/api/models") if srv2.port else (0, {}, None)
     check("no_models_list", s == 200 and j == {"models": []}, (s, j))
+    # the repository's examples/ by default
+    s, h, j = api(srv2.port, "GET", "/api/explain/examples") if srv2.port else (0, {}, None)
+    sig = [e for e in (j or {}).get("examples", []) if e["name"] == "sigmoid_221"]
+    check("networks_default", s == 200 and sig and sig[0]["title"] == "2-2-1 sigmoid network" and
+          sig[0]["url"] == "/examples/explain/sigmoid_221.json", (s, str(j)[:300]))
+    s, h, data = request(srv2.port, "GET", "/examples/explain/sigmoid_221.json") if srv2.port else (0, {}, b"")
+    with open(os.path.join(ROOT, "examples", "explain", "sigmoid_221.json"), "rb") as f:
+        check("networks_default_file", s == 200 and data == f.read(), s)
     rc, out, err = srv2.stop(signal.SIGINT)
     check("sigint_exit_0", rc == 0 and "SIGINT: stopped" in out and "Sanitizer" not in err, (rc, out, err[-1000:]))
 

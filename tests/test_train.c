@@ -533,3 +533,119 @@ MX_TEST(loss_textbook_squared_errors) {
     CHECK(!strcmp(mx_loss_name(MX_LOSS_SUM_SQUARED_ERROR), "sum_squared_error"));
     mx_model_free(m);
 }
+
+/* ---- one batch at a time: mx_test_batch (Keras test_on_batch) ---- */
+
+#define TB_HIDDEN "{\"class_name\": \"Dense\", \"config\": {\"name\": \"h\", \"units\": 4, \"activation\": \"tanh\", " \
+                  "\"kernel_regularizer\": {\"class_name\": \"L2\", \"config\": {\"l2\": 0.05}}}}, "
+
+/* The loss mx_test_batch gives is the one mx_train_batch reports for the
+ * same batch before it updates (regularization included), for each kind
+ * of loss; testing changes no weight and repeats exactly; a training plan
+ * of the same batch serves it without planning again. */
+MX_TEST(test_batch_equals_train_batch_loss) {
+    static const struct {
+        mx_loss_kind loss;
+        int from_logits, units;
+        const char *act;
+    } cases[] = {
+        {MX_LOSS_SPARSE_CATEGORICAL_CE, 0, 3, "softmax"}, {MX_LOSS_CATEGORICAL_CE, 0, 3, "softmax"},
+        {MX_LOSS_BINARY_CE, 0, 1, "sigmoid"},             {MX_LOSS_BINARY_CE, 1, 1, "linear"},
+        {MX_LOSS_MSE, 0, 2, "linear"},                    {MX_LOSS_HALF_SQUARED_ERROR, 0, 1, "sigmoid"},
+    };
+    enum { B = 6 };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char layers[512];
+        snprintf(layers, sizeof layers, TB_HIDDEN "{\"class_name\": \"Dense\", \"config\": {\"units\": %d, \"activation\": \"%s\"}}",
+                 cases[k].units, cases[k].act);
+        mx_model *m = tu_sequential("3", layers, 5 + k);
+        if (!m) return;
+        mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_SGD);
+        o.learning_rate = 0.5f;
+        CHECK(mx_model_compile(m, cases[k].loss, cases[k].from_logits, &o) == 0);
+        float x[B * 3], y[B * 3];
+        tu_fill(x, B * 3, 11 + k, -1, 1);
+        int sparse = cases[k].loss == MX_LOSS_SPARSE_CATEGORICAL_CE;
+        int per = sparse ? 1 : cases[k].units;
+        for (int i = 0; i < B * per; i++)
+            y[i] = sparse ? (float)(i % 3) : cases[k].loss == MX_LOSS_CATEGORICAL_CE ? (float)(i % 3 == (i / 3) % 3)
+                 : cases[k].loss == MX_LOSS_MSE ? x[i] : (float)(i % 2);
+        int64_t nw = mx_model_weights_size(m);
+        float *w0 = malloc(sizeof(float) * (size_t)nw), *w1 = malloc(sizeof(float) * (size_t)nw);
+        mx_model_weights_get(m, w0);
+        double lt = NAN, l0 = NAN, l1 = NAN, lt2 = NAN;
+        int64_t c0 = -1, c1 = -1;
+        CHECK_MSG(mx_test_batch(m, x, y, B, &l0, &c0) == 0, "%s", mx_error());
+        CHECK(mx_test_batch(m, x, y, B, &l1, &c1) == 0);
+        mx_model_weights_get(m, w1);
+        CHECK_MSG(l0 == l1 && c0 == c1 && tu_maxdiff(w0, w1, nw) == 0, "case %zu: testing changed something", k);
+        CHECK_MSG(c0 >= 0 && c0 <= B * per, "case %zu: %lld right", k, (long long)c0);
+        CHECK(mx_train_batch(m, x, y, B, &lt) == 0);
+        CHECK_MSG(fabs(l0 - lt) <= 1e-6 * fmax(1, fabs(lt)), "case %zu (%s%s): test %.9g, train %.9g", k,
+                  mx_loss_name(cases[k].loss), cases[k].from_logits ? ", logits" : "", l0, lt);
+        CHECK(isfinite(l0) && l0 > 0);
+        /* the training plan serves testing: no new plan (no allocation) */
+        const float *plan = m->plan_mem;
+        CHECK(mx_test_batch(m, x, y, B, &l1, NULL) == 0 && mx_test_batch(m, x, y, 2, NULL, &c1) == 0);
+        CHECK(m->plan_mem == plan);
+        /* the next training step reports the loss testing saw after the update */
+        CHECK(mx_train_batch(m, x, y, B, &lt2) == 0);
+        CHECK_MSG(fabs(l1 - lt2) <= 1e-6 * fmax(1, fabs(lt2)) && l1 != l0, "case %zu: after a step test %.9g, train %.9g", k,
+                  l1, lt2);
+        free(w0);
+        free(w1);
+        mx_model_free(m);
+    }
+}
+
+/* Right predictions by hand: argmax of an identity layer, a sigmoid unit
+ * above 0.5 (and its logit above 0); the loss against its formula; dropout
+ * is off. */
+MX_TEST(test_batch_counts_correct) {
+    mx_model *m = tu_sequential("3", "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": 3, "
+                                     "\"activation\": \"softmax\", \"bias_initializer\": \"zeros\"}}", 1);
+    mx_param *k = m ? tu_param(m, "d/kernel") : NULL;
+    if (!k) return;
+    for (int i = 0; i < 9; i++) k->data[i] = i % 4 == 0; /* identity */
+    mx_optimizer_config o = mx_optimizer_defaults(MX_OPT_ADAM);
+    CHECK(mx_model_compile(m, MX_LOSS_SPARSE_CATEGORICAL_CE, 0, &o) == 0);
+    float x[5 * 3] = {3, 0, 0, 0, 2, 1, 0, 1, 2, 1, 0, 0, 0, 0, 5};
+    float y[5] = {0, 1, 1, 0, 1}; /* argmax 0, 1, 2, 0, 2: three right */
+    double loss = 0, want = 0;
+    int64_t right = -1;
+    CHECK_MSG(mx_test_batch(m, x, y, 5, &loss, &right) == 0, "%s", mx_error());
+    CHECK_MSG(right == 3, "%lld right, expected 3", (long long)right);
+    for (int i = 0; i < 5; i++) {
+        double s = 0;
+        for (int j = 0; j < 3; j++) s += exp(x[i * 3 + j]);
+        want -= log(exp(x[i * 3 + (int)y[i]]) / s) / 5;
+    }
+    CHECK_NEAR(loss, want, 1e-6);
+    float bad[5] = {0, 1, 3, 0, 1};
+    CHECK(mx_test_batch(m, x, bad, 5, &loss, &right) == -1 && strstr(mx_error(), "test batch: target 2 is 3, not a class index in 0..2"));
+    CHECK(mx_test_batch(m, x, y, 0, &loss, &right) == -1 && strstr(mx_error(), "batch size must be positive"));
+    mx_model_free(m);
+
+    /* one sigmoid unit, p = sigmoid(x), with a dropout that testing switches off */
+    for (int logits = 0; logits < 2; logits++) {
+        m = tu_sequential("1", logits ? "{\"class_name\": \"Dropout\", \"config\": {\"rate\": 0.9}}, "
+                                        "{\"class_name\": \"Dense\", \"config\": {\"units\": 1, \"kernel_initializer\": \"ones\"}}"
+                                      : "{\"class_name\": \"Dropout\", \"config\": {\"rate\": 0.9}}, "
+                                        "{\"class_name\": \"Dense\", \"config\": {\"units\": 1, \"activation\": \"sigmoid\", "
+                                        "\"kernel_initializer\": \"ones\"}}",
+                           2);
+        if (!m) return;
+        CHECK(mx_test_batch(m, x, y, 1, &loss, &right) == -1 && strstr(mx_error(), "test batch: the model has no loss (compile it first)"));
+        CHECK(mx_model_compile(m, MX_LOSS_BINARY_CE, logits, &o) == 0);
+        float xb[4] = {-2, -1, 0.5f, 3}, yb[4] = {0, 1, 1, 0}; /* predicted 0, 0, 1, 1: two right */
+        want = 0;
+        for (int i = 0; i < 4; i++) {
+            double p = 1 / (1 + exp(-xb[i]));
+            want -= (yb[i] * log(p) + (1 - yb[i]) * log(1 - p)) / 4;
+        }
+        CHECK_MSG(mx_test_batch(m, xb, yb, 4, &loss, &right) == 0, "%s", mx_error());
+        CHECK_MSG(right == 2, "%s: %lld right, expected 2", logits ? "logits" : "sigmoid", (long long)right);
+        CHECK_NEAR(loss, want, 1e-6);
+        mx_model_free(m);
+    }
+}

@@ -112,8 +112,34 @@ API int mx_wasm_train_batch(mx_model *m, const float *x, const float *y, int bat
     return mx_train_batch(m, x, y, batch, loss);
 }
 
+/* mx_test_batch: out[0] the loss (with regularization), out[1] the right
+ * predictions. */
+API int mx_wasm_test_batch(mx_model *m, const float *x, const float *y, int batch, double *out) {
+    int64_t correct = 0;
+    if (mx_test_batch(m, x, y, batch, &out[0], &correct)) return -1;
+    out[1] = (double)correct;
+    return 0;
+}
+
+/* Plan memory for batches of up to `batch` samples, for training too when
+ * `training`: a page that alternates training steps, tests and predictions
+ * of different sizes plans once for the largest, and no call allocates
+ * after that (each would otherwise plan again for its own size and mode). */
+API int mx_wasm_plan(mx_model *m, int batch, int training) { return mx_graph_plan(m, batch, training); }
+
 API double mx_wasm_weights_size(const mx_model *m) { return (double)mx_model_weights_size(m); }
 
 API void mx_wasm_weights_get(const mx_model *m, float *dst) { mx_model_weights_get(m, dst); }
 
 API void mx_wasm_weights_set(mx_model *m, const float *src) { mx_model_weights_set(m, src); }
+
+/* The trace of a network description (docs/explain.md, `mlexp explain
+ * --format json`), malloc'd JSON text: the caller frees it. steps and
+ * precision 0 take the description's and the default. */
+API char *mx_wasm_explain(const char *text, const char *origin, int steps, int precision) {
+    /* the command line's limits (--steps, --precision) */
+    if (steps < 0 || steps > 1000) return mx_failp("%s: steps must be 1 to 1000, got %d", origin, steps);
+    if (precision < 0 || precision > 17) return mx_failp("%s: precision must be 1 to 17, got %d", origin, precision);
+    mx_explain_options o = {steps, precision};
+    return mx_explain(text, origin, &o);
+}

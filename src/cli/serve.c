@@ -79,8 +79,8 @@ static char *folder(const char *given, const char *def) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    const char *host = "127.0.0.1", *port_s = NULL, *models = NULL, *web = NULL, *wasm = NULL, *body_s = NULL,
-               *threads_s = NULL, *http_s = NULL;
+    const char *host = "127.0.0.1", *port_s = NULL, *models = NULL, *web = NULL, *wasm = NULL, *examples = NULL,
+               *body_s = NULL, *threads_s = NULL, *http_s = NULL;
     int log = 0;
     const cli_opt opts[] = {
         {"--host", "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)", &host, NULL},
@@ -88,6 +88,8 @@ int cmd_serve(int argc, char **argv) {
         {"--models", "DIR", "model directories to serve (default: models/ of the repository)", &models, NULL},
         {"--web", "DIR", "the pages (default: web/ of the repository)", &web, NULL},
         {"--wasm", "DIR", "the WebAssembly engine (default: build/wasm/ of the repository)", &wasm, NULL},
+        {"--examples", "DIR", "network descriptions for the backprop page, in DIR/explain/ (default: examples/ of the repository)",
+         &examples, NULL},
         {"--max-body", "BYTES", "largest request body, e.g. 8M (default 8M)", &body_s, NULL},
         {"--threads", "N", "engine worker threads per prediction (default 1; more for big models)", &threads_s, NULL},
         {"--http-threads", "N", "threads answering requests (default 4)", &http_s, NULL},
@@ -95,8 +97,9 @@ int cmd_serve(int argc, char **argv) {
         {0},
     };
     const cli_cmd c = {"serve", "[options]",
-                       "Serve the web demo: the pages, the WebAssembly engine, the model directories and\n"
-                       "a JSON API to list models, predict and fetch test examples (docs/web.md).",
+                       "Serve the web demo: the pages, the WebAssembly engine, the model directories, the\n"
+                       "network descriptions of the backprop page and a JSON API to list models, predict\n"
+                       "and fetch test examples (docs/web.md).",
                        "Every subdirectory of the models directory holding model.json is a model; one\n"
                        "that fails to load is reported and listed with its error. Ctrl-C or SIGTERM\n"
                        "stops: requests in flight finish, then mlexp exits 0.",
@@ -129,10 +132,11 @@ int cmd_serve(int argc, char **argv) {
     mallopt(M_ARENA_MAX, 1);
 #endif
 
-    char def[3][PATH_MAX + 32];
+    char def[4][PATH_MAX + 32];
     snprintf(def[0], sizeof def[0], "%s/models", cli_root());
     snprintf(def[1], sizeof def[1], "%s/web", cli_root());
     snprintf(def[2], sizeof def[2], "%s/build/wasm", cli_root());
+    snprintf(def[3], sizeof def[3], "%s/examples", cli_root());
     const char *models_dir = models ? models : def[0];
     char url_host[300];
     int bound = 0, fd = listen_on(host, port, &bound, url_host, sizeof url_host); /* a busy port fails first */
@@ -144,6 +148,7 @@ int cmd_serve(int argc, char **argv) {
     }
     s.web_root = folder(web, def[1]);
     s.wasm_root = folder(wasm, def[2]);
+    s.examples_root = folder(examples, def[3]);
     if (!s.n_models)
         fprintf(stderr, "mlexp serve: no models in %s (train one: mlexp train digits_cnn --out %s/digits_cnn)\n",
                 models_dir, models_dir);
@@ -184,6 +189,7 @@ done:
     srv_models_free(&s);
     free(s.web_root);
     free(s.wasm_root);
+    free(s.examples_root);
     mx_threads_shutdown();
     return rc;
 }

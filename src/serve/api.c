@@ -1,6 +1,7 @@
 /* api.c: the JSON API of mlexp serve (docs/web.md, "JSON API"): the model
  * list, one model's details, predictions from JSON arrays or image uploads,
- * and test examples. Every answer is JSON; errors are {"error": message}. */
+ * test examples, and the network descriptions of the backprop page. Every
+ * answer is JSON; errors are {"error": message}. */
 #define _POSIX_C_SOURCE 200809L
 #include "serve/serve.h"
 
@@ -365,6 +366,11 @@ int srv_api(srv *s, const srv_request *r, json_t **out, const char **allow) {
         json_t *list = json_array();
         for (int i = 0; i < s->n_models; i++) json_array_append_new(list, model_entry(&s->models[i]));
         *out = json_pack("{s:o}", "models", list);
+        return 200;
+    }
+    if (!strcmp(p, "/explain/examples")) {
+        if (!is_get(r)) return wrong_method(r, "GET, HEAD", out, allow);
+        *out = srv_networks(s);
         return 200;
     }
     if (strncmp(p, "/models/", 8)) return fail(out, 404, srv_error_json("no API endpoint %.200s", r->path));

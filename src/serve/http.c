@@ -1,8 +1,9 @@
 /* http.c: the HTTP side of mlexp serve on libmicrohttpd: a pool of threads
  * reads requests and their bodies (bounded by --max-body, multipart uploads
- * unpacked), serves files from web/, build/wasm/ and the model directories
- * without ever leaving them, and hands /api/ to api.c. Every answer carries
- * the cross-origin isolation headers threaded WebAssembly needs. */
+ * unpacked), serves files from web/, build/wasm/, examples/ and the model
+ * directories without ever leaving them, and hands /api/ to api.c. Every
+ * answer carries the cross-origin isolation headers threaded WebAssembly
+ * needs. */
 #define _POSIX_C_SOURCE 200809L
 #include "serve/serve.h"
 
@@ -160,6 +161,7 @@ static enum MHD_Result route(srv *s, struct MHD_Connection *c, const char *metho
         return send_json(s, c, method, url, rq, 405,
                          srv_error_json("%s is not allowed on %.200s (allowed: GET, HEAD)", method, url), "GET, HEAD");
     if (!strncmp(url, "/wasm/", 6)) return send_file(s, c, method, url, rq, s->wasm_root, url + 6);
+    if (!strncmp(url, "/examples/", 10)) return send_file(s, c, method, url, rq, s->examples_root, url + 10);
     if (!strncmp(url, "/models/", 8)) {
         const char *name = url + 8, *slash = strchr(name, '/');
         srv_model *sm = slash ? srv_model_find(s, name, (size_t)(slash - name)) : NULL;

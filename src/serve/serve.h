@@ -44,6 +44,7 @@ typedef struct srv {
     srv_model *models;
     int n_models, n_broken;
     char *web_root, *wasm_root; /* real paths, NULL when missing */
+    char *examples_root;        /* examples/: network descriptions (real path or NULL) */
     size_t max_body;            /* bytes of a request body */
     int64_t max_pixels;         /* of an uploaded image */
     int log;                    /* a line per request on stderr */
@@ -88,6 +89,12 @@ typedef struct srv_request {
 int srv_api(srv *s, const srv_request *r, json_t **out, const char **allow);
 /* {"error": message} */
 json_t *srv_error_json(const char *fmt, ...) MX_PRINTF(1, 2);
+
+/* ---- networks.c ---- */
+
+/* GET /api/explain/examples: {"examples": [{name, title, description, url}]},
+ * the descriptions in examples_root/explain/ by file name. */
+json_t *srv_networks(const srv *s);
 
 /* ---- http.c ---- */
 

@@ -230,12 +230,14 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size) {
     return 0;
 }
 
-int mx_train_batch(mx_model *m, const float *x, const float *y, int batch, double *loss) {
-    if (!m->compiled) return mx_fail("train batch: the model has no loss and optimizer (compile it first)");
-    if (m->n_inputs != 1) return mx_fail("train batch: the model has %d inputs, only one is supported", m->n_inputs);
-    if (batch <= 0) return mx_fail("train batch: batch size must be positive, got %d", batch);
-    if (!x || !y) return mx_fail("train batch: no inputs or no targets");
-    if (mx_graph_plan(m, batch, 1)) return -1;
+/* Checks what mx_train_batch and mx_test_batch take, plans memory for
+ * `batch` samples and copies x and y into the input and target buffers. */
+static int batch_in(mx_model *m, const float *x, const float *y, int batch, int training, const char *what) {
+    if (!m->compiled) return mx_fail("%s: the model has no loss%s (compile it first)", what, training ? " and optimizer" : "");
+    if (m->n_inputs != 1) return mx_fail("%s: the model has %d inputs, only one is supported", what, m->n_inputs);
+    if (batch <= 0) return mx_fail("%s: batch size must be positive, got %d", what, batch);
+    if (!x || !y) return mx_fail("%s: no inputs or no targets", what);
+    if (mx_graph_plan(m, batch, training)) return -1;
     const mx_value *in = m->inputs[0], *out = m->outputs[0];
     int64_t c = out->rank ? out->dims[out->rank - 1] : 1;
     int sparse = mx_loss_sparse(m->loss_kind);
@@ -243,13 +245,29 @@ int mx_train_batch(mx_model *m, const float *x, const float *y, int batch, doubl
     if (sparse)
         for (int64_t i = 0; i < nt; i++)
             if (!(y[i] >= 0 && y[i] < (float)c && y[i] == floorf(y[i])))
-                return mx_fail("train batch: target %lld is %g, not a class index in 0..%lld", (long long)i, (double)y[i],
+                return mx_fail("%s: target %lld is %g, not a class index in 0..%lld", what, (long long)i, (double)y[i],
                                (long long)c - 1);
     memcpy(m->inputs[0]->data, x, sizeof(float) * (size_t)(batch * in->size));
     memcpy(m->targets, y, sizeof(float) * (size_t)nt);
+    return 0;
+}
+
+int mx_train_batch(mx_model *m, const float *x, const float *y, int batch, double *loss) {
+    if (batch_in(m, x, y, batch, 1, "train batch")) return -1;
     int64_t correct = 0, total = 0;
     double l = mx_train_step(m, batch, m->seed, &correct, &total);
     if (loss) *loss = l;
+    return 0;
+}
+
+int mx_test_batch(mx_model *m, const float *x, const float *y, int batch, double *loss, int64_t *correct) {
+    if (batch_in(m, x, y, batch, 0, "test batch")) return -1;
+    mx_exec ex = {batch, 0, 0, 0};
+    mx_graph_forward(m, &ex);
+    int64_t right = 0, total = 0;
+    double l = mx_loss_step(m, batch, 0, &right, &total) + mx_regularization(m, 0);
+    if (loss) *loss = l;
+    if (correct) *correct = right;
     return 0;
 }
 

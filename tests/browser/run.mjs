@@ -3,36 +3,21 @@
 // photo classifier trained here, drives Debian's Chromium headless with
 // Playwright, and checks the pages: drawing real test digits as mouse
 // strokes, touch and pen input, undo and clear, the Fashion gallery, photo
-// upload, model switching, errors. Screenshots go to ARTIFACTS_DIR.
+// upload, model switching, errors; then the playground and the backprop
+// page (playground.mjs). Screenshots go to ARTIFACTS_DIR.
 // Prints "ok NAME" / "FAIL NAME: why" and ends with "N passed, N failed".
-import {spawn, spawnSync} from 'node:child_process';
+import {spawnSync} from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-import {chromium} from 'playwright-core';
+import {ROOT, bad, check, counts, launchBrowser, ok, ready, startServer, tid} from './lib.mjs';
+import {playgroundTests} from './playground.mjs';
 import {encodePNG} from './png.mjs';
 import {digitStrokes} from './strokes.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.resolve(process.argv[2] || `${ROOT}/build/release`, 'mlexp');
 const ART = path.resolve(process.argv[3] || `${ROOT}/build/test-artifacts/browser`);
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'mlexp_browser.'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-let passed = 0, failed = 0;
-
-function ok(name) {
-  passed++;
-  console.log(`ok   ${name}`);
-}
-function bad(name, why) {
-  failed++;
-  console.log(`FAIL ${name}: ${why}`);
-}
-function check(name, cond, why) {
-  cond ? ok(name) : bad(name, why);
-}
 
 // ---- fixtures: models and a photo classifier trained here ----
 
@@ -99,38 +84,6 @@ function prepareModels() {
 
 // ---- the server ----
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const {port} = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function startServer(models) {
-  const port = await freePort();
-  const proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(port), '--models', models], {stdio: ['ignore', 'pipe', 'pipe']});
-  let log = '';
-  proc.stdout.on('data', (d) => (log += d));
-  proc.stderr.on('data', (d) => (log += d));
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode != null) throw new Error(`mlexp serve exited (${proc.exitCode}): ${log}`);
-    try {
-      const r = await fetch(`${base}/api/models`);
-      if (r.ok) return {proc, base, log: () => log};
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`mlexp serve did not answer on ${base}: ${log}`);
-}
-
 async function postPredict(base, name, body, type = 'application/json') {
   const r = await fetch(`${base}/api/models/${name}/predict`, {method: 'POST', headers: {'Content-Type': type}, body});
   const j = await r.json();
@@ -143,18 +96,6 @@ const nest = (flat) => Array.from({length: 28}, (_, y) => Array.from({length: 28
 const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 // ---- page helpers ----
-
-const tid = (id) => `[data-testid="${id}"]`;
-
-async function ready(page) {
-  await page.waitForFunction(() => {
-    const s = document.querySelector('[data-testid="status"]');
-    const e = document.querySelector('[data-testid="error"]');
-    return (s && s.textContent.startsWith('ready')) || (e && !e.hidden);
-  }, null, {timeout: 60000});
-  const err = await page.$eval(tid('error'), (e) => (e.hidden ? null : e.textContent));
-  if (err) throw new Error(`the page shows an error: ${err}`);
-}
 
 // wait until the prediction reflects the last drawing
 async function settled(page) {
@@ -411,6 +352,8 @@ async function run(browser, server, fixtures) {
     await page.context().close();
   });
 
+  await playgroundTests({base, newPage, test, ART, BIN});
+
   check('no_page_errors', errors.length === 0, errors.join(' | '));
 }
 
@@ -420,13 +363,9 @@ async function main() {
   try {
     const fixtures = prepareModels();
     ok('fixtures');
-    server = await startServer(fixtures.models);
+    server = await startServer(BIN, fixtures.models);
     ok('serve_started');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchBrowser();
     await run(browser, server, fixtures);
   } catch (e) {
     bad('setup', e.message);
@@ -440,8 +379,8 @@ async function main() {
     fs.rmSync(TMP, {recursive: true, force: true});
   }
   console.log(`screenshots: ${ART}`);
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  console.log(`${counts.passed} passed, ${counts.failed} failed`);
+  process.exit(counts.failed ? 1 : 0);
 }
 
 main();

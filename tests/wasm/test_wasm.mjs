@@ -2,10 +2,13 @@
 // web/js/engine.js) against the native one (BUILD_DIR/mlexp, e.g.
 // build/release): predictions of the committed models (models/*/, trained
 // with the CLI when absent) and of TF.js-made models (tests/tfjs/make_model.js)
-// agree to 1e-5; training steps agree; bad input gives exceptions with the
-// engine's message; the worker protocol (web/js/worker-handler.js) and the
-// page client (web/js/engine-client.js) work. Prints "ok NAME" / "FAIL NAME:
-// why" and ends with "N passed, N failed".
+// agree to 1e-5; training steps agree; the explain trace of every
+// examples/explain file equals `mlexp explain --format json`'s; bad input
+// gives exceptions with the engine's message; testBatch equals the loss of
+// the training step; the worker protocol (web/js/worker-handler.js: the
+// pages' ops and the playground's, XOR trained to 100%) and the page client
+// (web/js/engine-client.js) work. Prints "ok NAME" / "FAIL NAME: why" and
+// ends with "N passed, N failed".
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -235,6 +238,66 @@ await test('weights round trip', () => {
   b.free();
 });
 
+// ---- explain: the trace the backprop page lays out is the command line's ----
+
+// Differences between two traces: the same keys, list lengths and texts;
+// numbers within 1e-6 (relative above 1). A formula line whose words agree
+// but whose numbers differ in their last printed digit (float32 sums in
+// another order) is counted, not failed; other text must be equal.
+function traceDiff(a, b, where, out) {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (!(Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a)))) out.diffs.push(`${where}: ${a} vs ${b}`);
+  } else if (typeof a === 'string' && typeof b === 'string') {
+    if (a === b) return;
+    const num = /-?\d+(\.\d+)?(e[-+]?\d+)?/g;
+    const na = a.match(num) || [], nb = b.match(num) || [];
+    const close = a.replace(num, '#') === b.replace(num, '#') && na.length === nb.length &&
+      na.every((v, i) => Math.abs(v - nb[i]) <= 2e-5 * Math.max(1e-3, Math.abs(v)));
+    if (close) out.lastDigit++;
+    else out.diffs.push(`${where}: '${a}' vs '${b}'`);
+  } else if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) out.diffs.push(`${where}: ${a.length} vs ${b.length} items`);
+    else a.forEach((v, i) => traceDiff(v, b[i], `${where}[${i}]`, out));
+  } else if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).sort().join(), kb = Object.keys(b).sort().join();
+    if (ka !== kb) out.diffs.push(`${where}: keys ${ka} vs ${kb}`);
+    else for (const k of Object.keys(a)) traceDiff(a[k], b[k], `${where}.${k}`, out);
+  } else if (a !== b) {
+    out.diffs.push(`${where}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  }
+}
+
+const explainFiles = fs.readdirSync(path.join(ROOT, 'examples/explain')).filter((f) => f.endsWith('.json')).sort();
+for (const file of explainFiles) {
+  await test(`explain ${file}`, () => {
+    const rel = `examples/explain/${file}`;
+    const native = JSON.parse(run(MLEXP, ['explain', rel, '--format', 'json']));
+    const wasm = engine.explain(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {origin: rel});
+    const out = {diffs: [], lastDigit: 0};
+    traceDiff(wasm, native, 'trace', out);
+    check(out.diffs.length === 0, `${out.diffs.length} differences: ${out.diffs.slice(0, 4).join('; ')}`);
+    check(wasm.check.ok, `the trace's own check fails: ${JSON.stringify(wasm.check.notes).slice(0, 300)}`);
+    return `${wasm.steps.length} step(s)${out.lastDigit ? `, ${out.lastDigit} lines differ in a last digit` : ''}`;
+  });
+}
+
+await test('explain options and errors', () => {
+  const text = fs.readFileSync(path.join(ROOT, 'examples/explain/adam.json'), 'utf8');
+  const t = engine.explain(text, {steps: 2, precision: 3});
+  check(t.steps.length === 2, `${t.steps.length} steps`);
+  const native = JSON.parse(run(MLEXP, ['explain', 'examples/explain/adam.json', '--steps', '2', '--precision', '3', '--format', 'json']));
+  const out = {diffs: [], lastDigit: 0};
+  traceDiff(t, native, 'trace', out);
+  check(out.diffs.length === 0, out.diffs.slice(0, 4).join('; '));
+  throwsWith(() => engine.explain('{"inputs": [1], "layers": [{"type": "Dense", "units": 1, "kernal": 1}]}', {origin: 'net.json'}),
+    "net.json: layers[0] (Dense): unknown config key 'kernal'", 'unknown key');
+  throwsWith(() => engine.explain('{"inputs": [1', {origin: 'cut.json'}), 'cut.json', 'cut JSON');
+  throwsWith(() => engine.explain(text, {steps: 1001}), 'steps must be 1 to 1000', 'steps');
+  throwsWith(() => engine.explain(text, {precision: 18}), 'precision must be 1 to 17', 'precision');
+  check(engine.explain({inputs: [1], layers: [{type: 'Dense', units: 1, kernel: 2, bias: 0}], targets: [1],
+    loss: 'half_squared_error'}).steps[0].forward[0].data[0] === 2, 'a description given as an object');
+});
+
 // ---- bad input: exceptions with the engine's message, the module lives on ----
 await test('bad input', () => {
   const dir = dirs.find((d) => d.name === 'digits_cnn').dir;
@@ -293,8 +356,8 @@ await test('worker protocol', async () => {
   check(!e2.ok && /model\.json http:\/\/test\/models\/nosuch\/model\.json: HTTP 404/.test(e2.error), `404: ${e2.error}`);
   const e3 = await handle({id: 5, op: 'predict', key: 'n', input: x, batch: 1});
   check(!e3.ok && e3.error.includes("model 'n' is not loaded"), `unknown key: ${e3.error}`);
-  const e4 = await handle({id: 6, op: 'train', key: 'd'});
-  check(!e4.ok && e4.error.includes('unknown op'), `unknown op: ${e4.error}`);
+  const e4 = await handle({id: 6, op: 'fly', key: 'd'});
+  check(!e4.ok && e4.error.includes('unknown op "fly" (load, predict'), `unknown op: ${e4.error}`);
   // a model whose shard is missing
   fs.mkdirSync(path.join(modelsRoot, 'broken'));
   fs.copyFileSync(path.join(modelsRoot, 'digits_cnn', 'model.json'), path.join(modelsRoot, 'broken', 'model.json'));
@@ -309,6 +372,120 @@ await test('worker protocol', async () => {
   const e6 = await handle({id: 11, op: 'predict', key: 'd', input: x, batch: 3});
   check(!e6.ok && e6.error.includes('not loaded'), 'predict after free');
   await handle({id: 12, op: 'free', key: 'f'});
+});
+
+// ---- the playground's ops: a network made from settings, trained on toy data ----
+const playnet = await import(pathToFileURL(path.join(ROOT, 'web/js/playnet.js')).href);
+const toydata = await import(pathToFileURL(path.join(ROOT, 'web/js/toydata.js')).href);
+
+// the playground's XOR and a network that learns it (the browser test's)
+function xorSetup(seed = 1, l2 = 0) {
+  const features = ['x1', 'x2'];
+  const data = toydata.makeData('xor', {n: 400, noise: 0, trainRatio: 0.5, seed});
+  return {
+    features,
+    train: playnet.tensors(data.train, features),
+    test: playnet.tensors(data.test, features),
+    config: playnet.kerasConfig({features, hidden: [8, 8], activation: 'relu', regularization: 'l2', rate: l2}),
+    optimizer: playnet.optimizerConfig('adam', 0.03),
+  };
+}
+
+await test('testBatch', () => {
+  const {config, optimizer, train} = xorSetup(1, 0.01);
+  const net = engine.modelFromConfig(config, 3);
+  try {
+    net.compile('binary_crossentropy', optimizer);
+    const x = train.x.subarray(0, 20), y = train.y.subarray(0, 10); // 10 samples
+    const before = net.getWeights();
+    const a = net.testBatch(x, y, 10), b = net.testBatch(x, y, 10);
+    check(a.loss === b.loss && a.correct === b.correct && maxAbsDiff(before, net.getWeights()) === 0, 'testing changed something');
+    check(Number.isInteger(a.correct) && a.correct >= 0 && a.correct <= 10, `correct ${a.correct}`);
+    const trained = net.trainBatch(x, y, 10);
+    check(Math.abs(trained - a.loss) <= 1e-6, `test ${a.loss} vs the training step's ${trained}`);
+    check(net.testBatch(x, y, 10).loss !== a.loss, 'the step changed nothing');
+    // right predictions counted as the outputs say
+    const x20 = train.x.subarray(0, 40), y20 = train.y.subarray(0, 20);
+    const p = net.predict(x20, 20), c = net.testBatch(x20, y20, 20).correct;
+    const mine = Array.from(p).filter((v, i) => (v > 0.5) === (y20[i] > 0.5)).length;
+    check(c === mine, `${c} right, the outputs say ${mine}`);
+    throwsWith(() => net.testBatch(x, y.subarray(0, 3), 10), 'testBatch: got 3 targets, expected 10', 'targets size');
+    net.plan(500);
+    check(net.testBatch(x, y, 10).loss === net.testBatch(x, y, 10).loss, 'after plan');
+    return `loss ${a.loss.toFixed(6)} = the step's ${trained.toFixed(6)}`;
+  } finally {
+    net.free();
+  }
+});
+
+await test('worker playground ops', async () => {
+  const handle = makeHandler({engine: Promise.resolve(engine), fetch: fakeFetch(routes), base: 'http://test/js/worker.js'});
+  const {config, optimizer, train, test: held, features} = xorSetup();
+  const grid = playnet.gridInputs(16, features);
+  let id = 0;
+  const call = async (msg) => {
+    const r = await handle({id: ++id, ...msg});
+    check(r.ok, `${msg.op}: ${r.error}`);
+    return r;
+  };
+  const made = await call({op: 'create', key: 'p', config, seed: 1, loss: 'binary_crossentropy', optimizer});
+  check(made.inputShape.join() === '2' && made.outputShape.join() === '1' && made.params === 2 * 8 + 8 + 8 * 8 + 8 + 9 &&
+    made.weights.length === made.params, `create: ${JSON.stringify(made).slice(0, 200)}`);
+  check((await call({op: 'data', key: 'p', name: 'train', x: train.x, y: train.y})).n === 200, 'train set');
+  await call({op: 'data', key: 'p', name: 'test', x: held.x, y: held.y});
+  await call({op: 'data', key: 'p', name: 'grid', x: grid, y: null});
+  const e0 = await call({op: 'evaluate', key: 'p', data: 'test'});
+  // the numbers are the engine's: a model with the same weights tests the same
+  const twin = engine.modelFromConfig(config, 99);
+  twin.compile('binary_crossentropy', optimizer);
+  twin.setWeights(made.weights);
+  const direct = twin.testBatch(held.x, held.y, 200);
+  check(e0.loss === direct.loss && e0.accuracy === direct.correct / 200 && e0.n === 200, `evaluate ${JSON.stringify(e0)} vs ${JSON.stringify(direct)}`);
+  twin.free();
+  const r = await call({op: 'train', key: 'p', steps: 25, batch: 10});
+  check(r.losses instanceof Float32Array && r.losses.length === 25 && r.step === 25 && r.epoch === 25 * 10 / 200,
+    `train: ${r.losses?.length} losses, step ${r.step}, epoch ${r.epoch}`);
+  const g = await call({op: 'predict', key: 'p', data: 'grid'});
+  check(g.output.length === 256 && g.output.every((v) => v > 0 && v < 1), `grid: ${g.output.length} outputs`);
+  // XOR to 100% on both sets, evaluated every 5 steps
+  let reached = null;
+  for (let s = 25; s < 1000 && reached == null; s += 5) {
+    await call({op: 'train', key: 'p', steps: 5, batch: 10});
+    const [a, b] = [await call({op: 'evaluate', key: 'p', data: 'train'}), await call({op: 'evaluate', key: 'p', data: 'test'})];
+    if (a.accuracy === 1 && b.accuracy === 1) reached = s + 5;
+  }
+  check(reached != null, 'XOR did not reach 100% in 1000 steps');
+  // the same seed trains the same way; create again keeps the data
+  const again = await call({op: 'create', key: 'p', config, seed: 1, loss: 'binary_crossentropy', optimizer});
+  check(maxAbsDiff(again.weights, made.weights) === 0, 'the same seed gave other weights');
+  const r2 = await call({op: 'train', key: 'p', steps: 25, batch: 10});
+  check(r2.step === 25 && maxAbsDiff(r2.losses, r.losses) === 0, 'a second run differs');
+  const w = await call({op: 'weights', key: 'p'});
+  check(w.weights.length === made.params, 'weights');
+  // errors
+  const bad = async (msg, needle) => {
+    const e = await handle({id: ++id, ...msg});
+    check(!e.ok && e.error.includes(needle), `${msg.op}: '${e.error}' lacks '${needle}'`);
+  };
+  await bad({op: 'data', key: 'p', name: 'train', x: new Float32Array(5), y: null}, "5 input values are not a whole number of samples of 2");
+  await bad({op: 'data', key: 'p', name: 'train', x: train.x, y: train.y.subarray(0, 7)}, '7 targets for 200 samples');
+  await bad({op: 'evaluate', key: 'p', data: 'grid'}, "data 'grid' has no targets");
+  await bad({op: 'train', key: 'p', steps: 0, batch: 10}, 'steps must be 1 to 100000');
+  await bad({op: 'evaluate', key: 'p', data: 'nosuch'}, "no data 'nosuch'");
+  await bad({op: 'train', key: 'q', steps: 1}, "model 'q' is not loaded");
+  await bad({op: 'create', key: 'p', config, optimizer: 'adagrad'}, "optimizer 'adagrad' is not supported");
+  await bad({op: 'create', key: 'p'}, 'config (a Keras model config) is missing');
+  await call({op: 'load', key: 'd', url: '/models/digits_mlp/'});
+  await bad({op: 'train', key: 'd', steps: 1}, "model 'd' was not made by create");
+  await call({op: 'free', key: 'd'});
+  await call({op: 'free', key: 'p'});
+  await bad({op: 'evaluate', key: 'p'}, 'not loaded');
+  // the trace, as engine.explain gives it
+  const text = fs.readFileSync(path.join(ROOT, 'examples/explain/sigmoid_221.json'), 'utf8');
+  const t = await call({op: 'explain', description: text, origin: 'sigmoid_221.json'});
+  check(JSON.stringify(t.trace) === JSON.stringify(engine.explain(text, {origin: 'sigmoid_221.json'})), 'explain op');
+  await bad({op: 'explain', description: '{"inputs": [1', origin: 'cut.json'}, 'explain: cut.json');
+  return `XOR at 100% after ${reached} steps`;
 });
 
 // ---- the page client over a stand-in Worker running the same handler ----

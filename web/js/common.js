@@ -79,15 +79,17 @@ export function renderProbabilities(container, items, {highlight = true} = {}) {
   );
 }
 
-// A small line chart of history curves as SVG.
-function curveChart(title, series) {
+// A small line chart of history curves as SVG: series [{name, values}],
+// plotted against xs (default 1, 2, ...: epochs), the last x labelled.
+export function curveChart(title, series, {xs = null, xLabel = 'epoch'} = {}) {
   const W = 320, H = 150, P = 28;
   const pts = series.flatMap((s) => s.values.filter(Number.isFinite));
   if (!pts.length) return null;
   let lo = Math.min(...pts), hi = Math.max(...pts);
   if (hi - lo < 1e-9) hi = lo + 1;
   const n = Math.max(...series.map((s) => s.values.length));
-  const x = (i) => P + ((W - P - 8) * i) / Math.max(1, n - 1);
+  const x0 = xs ? xs[0] : 0, x1 = xs ? xs[n - 1] : n - 1;
+  const x = (i) => P + ((W - P - 8) * ((xs ? xs[i] : i) - x0)) / Math.max(1e-9, x1 - x0);
   const y = (v) => H - P + 8 - ((H - P) * (v - lo)) / (hi - lo);
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
@@ -104,7 +106,7 @@ function curveChart(title, series) {
   add('line', {x1: P, y1: H - P + 8, x2: W - 8, y2: H - P + 8, class: 'axis'});
   add('text', {x: 2, y: y(hi) + 4, class: 'tick'}, hi.toPrecision(3));
   add('text', {x: 2, y: y(lo) + 4, class: 'tick'}, lo.toPrecision(3));
-  add('text', {x: W - 8, y: H - 2, class: 'tick', 'text-anchor': 'end'}, `epoch ${n}`);
+  add('text', {x: W - 8, y: H - 2, class: 'tick', 'text-anchor': 'end'}, `${xLabel} ${xs ? xs[n - 1] : n}`);
   series.forEach((s, k) => {
     const d = s.values
       .map((v, i) => (Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : null))

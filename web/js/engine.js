@@ -133,6 +133,27 @@ class Engine {
       this.mod._free(p);
     }
   }
+
+  // The trace of a network description (docs/explain.md: the object that
+  // `mlexp explain FILE --format json` prints). description: JSON text or an
+  // object; options: steps and precision (0 or absent: the description's
+  // steps, 6 digits), origin (the name errors give, e.g. the file's).
+  explain(description, {steps = 0, precision = 0, origin = 'network.json'} = {}) {
+    const text = typeof description === 'string' ? description : JSON.stringify(description);
+    for (const [k, v] of [['steps', steps], ['precision', precision]])
+      if (!Number.isInteger(v)) throw new TypeError(`explain: ${k} must be an integer, got ${v}`);
+    const pt = this.string(text), po = this.string(origin);
+    try {
+      const p = this.mod._mx_wasm_explain(pt, po, steps, precision);
+      if (!p) throw this.error('explain');
+      const json = this.mod.UTF8ToString(p);
+      this.mod._free(p);
+      return JSON.parse(json);
+    } finally {
+      this.mod._free(pt);
+      this.mod._free(po);
+    }
+  }
 }
 
 const product = (a) => a.reduce((x, y) => x * y, 1);
@@ -234,24 +255,59 @@ class Model {
     }
   }
 
+  // x and y of trainBatch and testBatch checked and copied into the
+  // module's memory -> [x pointer, y pointer]
+  batchIn(what, x, y, batch, needs) {
+    const mod = this.live(what);
+    this.checkSingle(what);
+    checkBatch(batch, what);
+    const per = mod._mx_wasm_target_size(this.ptr);
+    if (!per) throw new Error(`${what}: the model has no ${needs} (compile it first)`);
+    x = floats(x, `${what}: the input`);
+    y = floats(y, `${what}: the targets`);
+    this.checkLength(x, batch, this.inputSize, this.inputShape, `${what}: inputs`);
+    if (y.length !== batch * per)
+      throw new RangeError(`${what}: got ${y.length} targets, expected ${batch * per} (${per} per sample)`);
+    const px = this.buffer('x', 4 * x.length), py = this.buffer('t', 4 * y.length);
+    mod.HEAPF32.set(x, px >> 2);
+    mod.HEAPF32.set(y, py >> 2);
+    return [px, py];
+  }
+
   // one optimizer step; y: class indices (sparse categorical crossentropy)
   // or targets shaped as the output; returns the loss
   trainBatch(x, y, batch) {
-    const mod = this.live('trainBatch');
-    this.checkSingle('trainBatch');
-    checkBatch(batch, 'trainBatch');
-    const per = mod._mx_wasm_target_size(this.ptr);
-    if (!per) throw new Error('trainBatch: the model has no loss and optimizer (compile it first)');
-    x = floats(x, 'trainBatch: the input');
-    y = floats(y, 'trainBatch: the targets');
-    this.checkLength(x, batch, this.inputSize, this.inputShape, 'trainBatch: inputs');
-    if (y.length !== batch * per)
-      throw new RangeError(`trainBatch: got ${y.length} targets, expected ${batch * per} (${per} per sample)`);
-    const px = this.buffer('x', 4 * x.length), py = this.buffer('t', 4 * y.length), pl = this.buffer('loss', 8);
-    mod.HEAPF32.set(x, px >> 2);
-    mod.HEAPF32.set(y, py >> 2);
+    const [px, py] = this.batchIn('trainBatch', x, y, batch, 'loss and optimizer');
+    const mod = this.engine.mod, pl = this.buffer('loss', 8);
     if (mod._mx_wasm_train_batch(this.ptr, px, py, batch, pl)) throw this.engine.error('trainBatch');
     return mod.HEAPF64[pl >> 3];
+  }
+
+  // the loss (compiled, with regularization) and right predictions of one
+  // batch in inference mode, without an update (Keras test_on_batch);
+  // x and y as trainBatch takes them -> {loss, correct}
+  testBatch(x, y, batch) {
+    const [px, py] = this.batchIn('testBatch', x, y, batch, 'loss');
+    const mod = this.engine.mod, po = this.buffer('test', 16);
+    if (mod._mx_wasm_test_batch(this.ptr, px, py, batch, po)) throw this.engine.error('testBatch');
+    return {loss: mod.HEAPF64[po >> 3], correct: mod.HEAPF64[(po >> 3) + 1]};
+  }
+
+  // floats of targets per sample for the compiled loss (trainBatch's y):
+  // 1 for sparse categorical crossentropy on a vector, else the output size
+  get targetSize() {
+    const per = this.live('targetSize')._mx_wasm_target_size(this.ptr);
+    if (!per) throw new Error('targetSize: the model has no loss (compile it first)');
+    return per;
+  }
+
+  // plan memory once for batches of up to `batch` samples (for training
+  // too when `training`), so that later calls of any of these sizes do not
+  // allocate in the engine
+  plan(batch, training = true) {
+    const mod = this.live('plan');
+    checkBatch(batch, 'plan');
+    if (mod._mx_wasm_plan(this.ptr, batch, training ? 1 : 0)) throw this.engine.error('plan');
   }
 
   // all weights, flat, in the model's weight order

@@ -9,6 +9,7 @@ const handle = makeHandler({engine, base: self.location.href});
 
 self.onmessage = async (e) => {
   const reply = await handle(e.data);
-  // hand the output's memory over instead of copying it
-  self.postMessage(reply, reply.output ? [reply.output.buffer] : []);
+  // hand the memory of typed arrays (output, losses, weights) over instead of copying it
+  const transfer = Object.values(reply).filter((v) => ArrayBuffer.isView(v)).map((v) => v.buffer);
+  self.postMessage(reply, [...new Set(transfer)]);
 };
