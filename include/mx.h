@@ -136,6 +136,12 @@ mx_tensor *mx_image_decode(const void *bytes, size_t n, int channels);
 /* Width and height from the header alone, before paying for decoding. */
 int mx_image_info(const void *bytes, size_t n, int *width, int *height);
 
+/* 8-bit gray (c 1) or RGB (c 3) rows (h, w, c) as PNG bytes on out. */
+int mx_png_encode(FILE *out, const unsigned char *px, int h, int w, int c);
+/* An image (h, w, c) of values 0..255 (clamped, rounded) as a PNG file,
+ * written atomically. */
+int mx_png_save(const char *path, const float *img, int h, int w, int c);
+
 typedef enum mx_resize { MX_RESIZE_BILINEAR, MX_RESIZE_NEAREST, MX_RESIZE_AREA } mx_resize;
 /* Parse "bilinear", "nearest" or "area"; -1 if unknown. */
 int mx_resize_parse(const char *name);
