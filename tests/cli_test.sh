@@ -235,6 +235,7 @@ print('max |mlexp - TF.js| = %.3g' % d)
 sys.exit(0 if a.shape == (16, 28, 28, 1) and d <= 1e-4 else 1)" "$T/y_mlexp.npy" "$T/y_tfjs.npy" >"$T/out" 2>&1 &&
     ok "gan_tfjs_same_images ($(cat "$T/out"))" || bad gan_tfjs_same_images "$(cat "$T/out")"
 fi
+run gan_eval 1 "$BIN" eval "$T/gan" && expect gan_eval "is a GAN's generator"
 run gan_generate_not_gan 1 "$BIN" generate "$T/dc" --out "$T/x.png" && expect gan_generate_not_gan "not a generative model"
 run gan_generate_no_out 2 "$BIN" generate "$T/gan" --noise-seed 1 && expect gan_generate_no_out "--out PNG is required"
 run gan_generate_missing 1 "$BIN" generate "$T/nosuch" --out "$T/x.png" && expect gan_generate_missing "nosuch/metadata.json"
