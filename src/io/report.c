@@ -631,14 +631,22 @@ static void settings_and_timings(FILE *f, const mx_report *r) {
     }
     fputs("<section><h2>Timings</h2><table class=\"kv\">\n<tr><th>Training</th><td>", f);
     duration(f, r->train_seconds);
-    fputs("</td></tr>\n<tr><th>Evaluation</th><td>", f);
-    duration(f, r->eval_seconds);
     fputs("</td></tr>\n", f);
+    if (!r->gan_epochs) { /* a GAN has no test set */
+        fputs("<tr><th>Evaluation</th><td>", f);
+        duration(f, r->eval_seconds);
+        fputs("</td></tr>\n", f);
+    }
     if (has_epochs(r->history)) {
         double s = 0;
         for (int i = 0; i < r->history->n; i++) s += r->history->epochs[i].seconds;
         fputs("<tr><th>Mean epoch</th><td>", f);
         duration(f, s / r->history->n);
+        fputs("</td></tr>\n", f);
+    }
+    if (r->gan_epochs && r->n_gan_epochs > 0) {
+        fputs("<tr><th>Mean epoch</th><td>", f);
+        duration(f, r->train_seconds / r->n_gan_epochs);
         fputs("</td></tr>\n", f);
     }
     if (r->threads > 0) fprintf(f, "<tr><th>Threads</th><td>%d</td></tr>\n", r->threads);
