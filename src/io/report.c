@@ -516,8 +516,9 @@ static int gan_sections(FILE *f, const mx_report *r, const char *report_path) {
     chart(f, &h, "Loss", loss, 0);
     chart(f, &h, "D: taken for real", prob, 1);
     fputs("</div>\n<p class=\"note\">Losses are means over each epoch's steps (binary cross-entropy from logits; the "
-          "discriminator's sums its real and generated halves). A generator that collapses shows as the "
-          "discriminator winning: its loss towards 0, generated images no longer taken for real.</p></section>\n", f);
+          "discriminator's sums its real and generated halves). Training that fails shows here as the "
+          "discriminator winning (its loss towards 0, generated images no longer taken for real); a generator "
+          "that collapses onto a few images shows in the grids below as the same image again and again.</p></section>\n", f);
     fputs("<section><details open><summary><h2>Epochs</h2></summary><div class=\"scroll\"><table class=\"epochs\">\n"
           "<thead><tr><th>Epoch</th><th>Generator loss</th><th>Discriminator loss</th><th>D(real)</th>"
           "<th>D(generated)</th><th>Seconds</th><th>Samples/s</th></tr></thead><tbody>\n", f);
