@@ -236,6 +236,20 @@ sys.exit(0 if a.shape == (16, 28, 28, 1) and d <= 1e-4 else 1)" "$T/y_mlexp.npy"
     ok "gan_tfjs_same_images ($(cat "$T/out"))" || bad gan_tfjs_same_images "$(cat "$T/out")"
 fi
 run gan_eval 1 "$BIN" eval "$T/gan" && expect gan_eval "is a GAN's generator"
+# Ctrl-C keeps the GAN's last checkpoint; --resume goes on from it
+"$BIN" train "$T/gan.json" --limit 256 --epochs 400 --out "$T/gan_int" >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$T/gan_int/checkpoint/state.json" ] && break; sleep 0.1; done
+sleep 0.3
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 130 ] && grep -q "interrupted" "$T/out"; then
+  run gan_resume_after_interrupt 0 "$BIN" train "$T/gan.json" --limit 256 --epochs 2 --out "$T/gan_int" --resume &&
+    expect gan_resume_after_interrupt "resuming tiny_gan after epoch|nothing to train"
+else
+  bad gan_interrupt "exit $rc: $(tail -n 2 "$T/out" | tr '\n' ' ')"
+fi
 run gan_generate_not_gan 1 "$BIN" generate "$T/dc" --out "$T/x.png" && expect gan_generate_not_gan "not a generative model"
 run gan_generate_no_out 2 "$BIN" generate "$T/gan" --noise-seed 1 && expect gan_generate_no_out "--out PNG is required"
 run gan_generate_missing 1 "$BIN" generate "$T/nosuch" --out "$T/x.png" && expect gan_generate_missing "nosuch/metadata.json"

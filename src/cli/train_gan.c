@@ -188,9 +188,14 @@ static int history_load(json_t *j, gan_run *c) {
     json_t *eps = json_object_get(j, "epochs"), *e;
     size_t i;
     if (!json_is_array(eps)) return mx_fail("history: no epochs list");
+    if ((int)json_array_size(eps) > c->epochs) { /* more than asked for: nothing to train, all of it reported */
+        mx_gan_epoch *more = realloc(c->hist, json_array_size(eps) * sizeof *more);
+        if (!more) return mx_fail("out of memory");
+        c->hist = more;
+        c->epochs = (int)json_array_size(eps);
+    }
     c->n_hist = 0;
     json_array_foreach(eps, i, e) {
-        if (c->n_hist >= c->epochs) break;
         mx_gan_epoch *s = &c->hist[c->n_hist++];
         s->epoch = (int)json_integer_value(json_object_get(e, "epoch"));
         s->g_loss = json_number_value(json_object_get(e, "g_loss"));
