@@ -1,8 +1,8 @@
 /* test_gan.c: GAN training (src/train/gan.c). A tiny DCGAN-shaped pair
  * (Dense, BatchNormalization, LeakyReLU, Reshape, Conv2DTranspose, tanh;
  * Conv2D, LeakyReLU, Dropout, Dense logit) against PyTorch
- * (tests/parity/torch_gan.py): the generated images, both losses of two
- * steps and every weight after them; the discriminator learns from its own
+ * (tests/parity/torch_gan.py): the generated images, every gradient of the
+ * first step, both losses of two steps and every weight after them; the discriminator learns from its own
  * loss only; steps do not allocate; bad pairs are refused. */
 #include "util.h"
 
@@ -64,6 +64,17 @@ static void near_all(const char *what, const float *ours, const float *ref, int6
     CHECK_MSG(e <= tol, "%s[%lld]: mlexp %.8g, PyTorch %.8g", what, (long long)worst, ours[worst], ref[worst]);
 }
 
+/* |ours - ref| <= 1e-6 + 1e-3 |ref|: float32 sums in another order */
+static void near_grad(const char *what, const float *ours, const float *ref, int64_t n) {
+    int64_t worst = 0;
+    double e = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)ours[i] - ref[i]) - 1e-3 * fabs(ref[i]);
+        if (d > e) e = d, worst = i;
+    }
+    CHECK_MSG(e <= 1e-6, "%s[%lld]: mlexp %.8g, PyTorch %.8g", what, (long long)worst, ours[worst], ref[worst]);
+}
+
 MX_TEST(gan_parity_torch) {
     char dir[1024], gdir[1100], ddir[1100], path[1200], cmd[3000];
     snprintf(dir, sizeof dir, "%s/gan", mx_test_tmpdir());
@@ -98,6 +109,19 @@ MX_TEST(gan_parity_torch) {
                 mx_tensor *t = npy(dir, "ref_fake.npy", N * S);
                 if (t) near_all("generated images", d->inputs[0]->data, t->data, N * S, 1e-5);
                 mx_tensor_free(t);
+                /* the step's gradients stay readable: dL_G/dw in G, dL_D/dw in D */
+                mx_model *both[2] = {g, d};
+                for (int k = 0; k < 2; k++)
+                    for (int i = 0; i < both[k]->n_params; i++) {
+                        mx_param *p = both[k]->params[i];
+                        if (!p->grad) continue;
+                        char name[64], what[300];
+                        snprintf(name, sizeof name, "ref_grad_%c_%d.npy", "gd"[k], i);
+                        snprintf(what, sizeof what, "gradient of %s", p->name);
+                        t = npy(dir, name, (int)p->size);
+                        if (t) near_grad(what, p->grad, t->data, p->size);
+                        mx_tensor_free(t);
+                    }
             }
         }
         mx_tensor *t = npy(dir, "ref_losses.npy", 4);

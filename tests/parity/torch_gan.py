@@ -14,6 +14,8 @@ own loss only. Writes into DIR:
 
   ref_losses.npy            (steps, 2) L_G and L_D of each step
   ref_fake.npy              G(z) of step 0 (training mode)
+  ref_grad_g_<i>.npy, ref_grad_d_<i>.npy   step 0's gradient of every trainable
+                            weight (dL_G/dw for G, dL_D/dw for D), manifest order
   ref_g_<i>.npy, ref_d_<i>.npy   every weight of the manifests after the steps
 """
 import json
@@ -134,6 +136,12 @@ def main():
               F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out)))
         gg = torch.autograd.grad(lg, gen.params, retain_graph=True)
         gd = torch.autograd.grad(ld, disc.params)
+        if s == 0:
+            for tag, net, grads in (("g", gen, gg), ("d", disc, gd)):
+                for i, n in enumerate(net.names):
+                    if net.w[n].requires_grad:
+                        k = [j for j, p in enumerate(net.params) if p is net.w[n]][0]
+                        np.save(os.path.join(d, "ref_grad_%s_%d.npy" % (tag, i)), grads[k].numpy())
         g_opt.step(gg)
         d_opt.step(gd)
         losses.append([lg.item(), ld.item()])
