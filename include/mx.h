@@ -136,6 +136,12 @@ mx_tensor *mx_image_decode(const void *bytes, size_t n, int channels);
 /* Width and height from the header alone, before paying for decoding. */
 int mx_image_info(const void *bytes, size_t n, int *width, int *height);
 
+/* 8-bit gray (c 1) or RGB (c 3) rows (h, w, c) as PNG bytes on out. */
+int mx_png_encode(FILE *out, const unsigned char *px, int h, int w, int c);
+/* An image (h, w, c) of values 0..255 (clamped, rounded) as a PNG file,
+ * written atomically. */
+int mx_png_save(const char *path, const float *img, int h, int w, int c);
+
 typedef enum mx_resize { MX_RESIZE_BILINEAR, MX_RESIZE_NEAREST, MX_RESIZE_AREA } mx_resize;
 /* Parse "bilinear", "nearest" or "area"; -1 if unknown. */
 int mx_resize_parse(const char *name);
@@ -390,6 +396,66 @@ int mx_predict(mx_model *m, const mx_tensor *x, mx_tensor *y, int batch_size);
  * and print the table: where a step spends its time. */
 void mx_model_profile(mx_model *m, int on);
 void mx_model_profile_report(const mx_model *m, FILE *out);
+
+/* ---- generative adversarial networks (train/gan.c) ------------------------ */
+
+/* A generator G (noise -> sample) and a discriminator D (sample -> one
+ * logit), trained as the TensorFlow DCGAN tutorial does: per step
+ *   L_G = BCE(1, D(G(z))),  L_D = BCE(1, D(x)) + BCE(0, D(G(z)))
+ * from logits, both gradients at the weights of before the step, then each
+ * model's own optimizer steps. L_G's gradient flows through D into G; D's
+ * weights and optimizer state see L_D only. G runs in training mode (batch
+ * statistics); D runs on the generated and real samples as one batch, so
+ * it must not hold a BatchNormalization in training mode. */
+typedef struct mx_gan_losses {
+    double g_loss, d_loss;   /* as above, with regularization */
+    double d_real, d_fake;   /* D's mean probability that real / generated samples are real */
+} mx_gan_losses;
+
+/* Compile both models for GAN training (after this they train only through
+ * mx_gan_*). */
+int mx_gan_compile(mx_model *generator, mx_model *discriminator, const mx_optimizer_config *g_opt,
+                   const mx_optimizer_config *d_opt);
+/* One step: real is (n, sample shape...), noise (n, noise shape...).
+ * Memory is planned on the first call (again for a larger n); later steps
+ * do not allocate. out may be NULL. */
+int mx_gan_train_batch(mx_model *generator, mx_model *discriminator, const float *real, const float *noise, int n,
+                       mx_gan_losses *out);
+/* count standard normal values drawn from seed: the same noise for the same
+ * seed everywhere (training, sample grids, mlexp generate). */
+void mx_gan_noise(float *z, int64_t count, uint64_t seed);
+
+typedef struct mx_gan_progress {
+    int epoch, epochs;
+    int64_t step, steps, samples;        /* in this epoch */
+    double g_loss, d_loss, d_real, d_fake; /* running means over the epoch */
+    double seconds;
+} mx_gan_progress;
+
+typedef struct mx_gan_epoch {
+    int epoch;                           /* 1-based */
+    double g_loss, d_loss, d_real, d_fake; /* means over the epoch */
+    double seconds, samples_per_s;
+} mx_gan_epoch;
+
+typedef struct mx_gan_options {
+    int epochs, batch_size;
+    uint64_t seed;              /* shuffling, noise, dropout */
+    int shuffle;                /* default 1 */
+    float scale, offset;        /* real samples x * scale + offset (to G's output range) */
+    int initial_epoch;          /* for resuming: epochs already done */
+    void (*on_batch)(const mx_gan_progress *p, void *user);
+    /* a non-zero return stops training */
+    int (*on_epoch_end)(mx_model *generator, mx_model *discriminator, const mx_gan_epoch *e, void *user);
+    void *user;
+    volatile int *interrupt;    /* set non-zero to stop after the step (returns -1) */
+} mx_gan_options;
+
+mx_gan_options mx_gan_defaults(void);
+/* Train on the real samples of `real` (labels are not used); the noise of
+ * each step is drawn from (seed, generator step), so a resumed run goes on
+ * exactly as an uninterrupted one. */
+int mx_gan_fit(mx_model *generator, mx_model *discriminator, const mx_dataset *real, const mx_gan_options *o);
 
 /* ---- gradient checks ----------------------------------------------------- */
 

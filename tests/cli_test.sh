@@ -166,6 +166,100 @@ run resume_wrong_seed 1 "$BIN" train digits_mlp --limit 300 --epochs 3 --out "$T
   expect resume_wrong_seed "seed"
 run resume_missing 1 "$BIN" train digits_mlp --epochs 3 --out "$T/none" --resume && expect resume_missing "no checkpoint"
 
+# ---- a GAN: a tiny DCGAN-shaped pair on 256 Fashion-MNIST images ----
+cat >"$T/gan.json" <<'JSON'
+{"name": "tiny_gan", "kind": "gan", "title": "tiny GAN", "dataset": {"name": "fashion_mnist"},
+ "preprocessing": {"scale": 0.00784313725490196, "offset": -1}, "noise_dim": 8,
+ "generator": {"class_name": "Sequential", "config": {"name": "g", "layers": [
+   {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8]}},
+   {"class_name": "Dense", "config": {"units": 196, "use_bias": false}},
+   {"class_name": "BatchNormalization", "config": {}}, {"class_name": "LeakyReLU", "config": {}},
+   {"class_name": "Reshape", "config": {"target_shape": [7, 7, 4]}},
+   {"class_name": "Conv2DTranspose", "config": {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "use_bias": false}},
+   {"class_name": "BatchNormalization", "config": {}}, {"class_name": "LeakyReLU", "config": {}},
+   {"class_name": "Conv2DTranspose", "config": {"filters": 1, "kernel_size": 3, "strides": 2, "padding": "same", "use_bias": false, "activation": "tanh"}}]}},
+ "discriminator": {"class_name": "Sequential", "config": {"name": "d", "layers": [
+   {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 28, 28, 1]}},
+   {"class_name": "Conv2D", "config": {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same"}},
+   {"class_name": "LeakyReLU", "config": {}}, {"class_name": "Dropout", "config": {"rate": 0.3}},
+   {"class_name": "Flatten", "config": {}}, {"class_name": "Dense", "config": {"units": 1}}]}},
+ "training": {"epochs": 2, "batch_size": 64, "seed": 3,
+   "generator_optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.001}},
+   "discriminator_optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.001}}},
+ "samples": {"rows": 4, "cols": 4, "seed": 11}}
+JSON
+if run gan_train 0 "$BIN" train "$T/gan.json" --limit 256 --threads 2 --out "$T/gan"; then
+  expect gan_train "Epoch 2/2 .* g_loss [0-9.]+  d_loss [0-9.]+"
+  missing=""
+  for f in model.json metadata.json history.json report.html discriminator/model.json samples/epoch_001.png \
+           samples/epoch_002.png checkpoint/generator/optimizer.bin checkpoint/discriminator/optimizer.bin \
+           checkpoint/state.json; do
+    [ -s "$T/gan/$f" ] || missing="$missing $f"
+  done
+  [ -z "$missing" ] && ok gan_outputs || bad gan_outputs "missing:$missing"
+  grep -q '"kind": "gan"' "$T/gan/metadata.json" && grep -q '"g_loss"' "$T/gan/history.json" &&
+    [ "$(grep -c 'data:image/png;base64' "$T/gan/report.html")" -eq 2 ] && grep -q 'Generator loss' "$T/gan/report.html" &&
+    ok gan_formats || bad gan_formats "metadata.json/history.json/report.html content"
+fi
+run gan_resume_b1 0 "$BIN" train "$T/gan.json" --limit 256 --epochs 1 --out "$T/gan1" &&
+  run gan_resume_b2 0 "$BIN" train "$T/gan.json" --limit 256 --epochs 2 --out "$T/gan1" --resume && {
+    expect gan_resume_b2 "resuming tiny_gan after epoch 1"
+    cmp -s "$T/gan/group1-shard1of1.bin" "$T/gan1/group1-shard1of1.bin" &&
+      cmp -s "$T/gan/discriminator/group1-shard1of1.bin" "$T/gan1/discriminator/group1-shard1of1.bin" &&
+      cmp -s "$T/gan/samples/epoch_002.png" "$T/gan1/samples/epoch_002.png" && ok gan_resume_bit_identical ||
+      bad gan_resume_bit_identical "weights or grid differ from an uninterrupted run"
+  }
+run gan_generate 0 "$BIN" generate "$T/gan" --noise-seed 5 --out "$T/g1.png" --noise-out "$T/z.npy" &&
+  expect gan_generate "16 images from noise seed 5" &&
+  run gan_generate_again 0 "$BIN" generate "$T/gan" --noise-seed 5 --out "$T/g2.png" &&
+  run gan_generate_other 0 "$BIN" generate "$T/gan" --noise-seed 6 --out "$T/g3.png" --rows 2 --cols 3 && {
+    cmp -s "$T/g1.png" "$T/g2.png" && ! cmp -s "$T/g1.png" "$T/g3.png" && ok gan_generate_deterministic ||
+      bad gan_generate_deterministic "the same seed gave another grid, or another seed the same"
+    # 4x4 tiles of 28 with 2-pixel gaps: 118x118; 2x3: 58 high, 88 wide (PNG header)
+    $PY -c "
+import struct, sys
+def size(p):
+    d = open(p, 'rb').read(24)
+    return struct.unpack('>II', d[16:24])
+sys.exit(0 if size(sys.argv[1]) == (118, 118) and size(sys.argv[2]) == (88, 58) else 1)" "$T/g1.png" "$T/g3.png" &&
+      ok gan_generate_sizes || bad gan_generate_sizes "grid PNG sizes"
+  }
+# TF.js loads the generator and makes the same images from the same noise
+if [ -s "$T/z.npy" ] && run gan_predict 0 "$BIN" predict "$T/gan" --input "$T/z.npy" --output "$T/y_mlexp.npy" &&
+   run gan_tfjs 0 node "$ROOT/tests/tfjs/predict.js" "$T/gan" "$T/z.npy" "$T/y_tfjs.npy"; then
+  $PY -c "
+import numpy as np, sys
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+d = float(np.abs(a - b).max())
+print('max |mlexp - TF.js| = %.3g' % d)
+sys.exit(0 if a.shape == (16, 28, 28, 1) and d <= 1e-4 else 1)" "$T/y_mlexp.npy" "$T/y_tfjs.npy" >"$T/out" 2>&1 &&
+    ok "gan_tfjs_same_images ($(cat "$T/out"))" || bad gan_tfjs_same_images "$(cat "$T/out")"
+fi
+run gan_eval 1 "$BIN" eval "$T/gan" && expect gan_eval "is a GAN's generator"
+# Ctrl-C keeps the GAN's last checkpoint; --resume goes on from it
+"$BIN" train "$T/gan.json" --limit 256 --epochs 400 --out "$T/gan_int" >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$T/gan_int/checkpoint/state.json" ] && break; sleep 0.1; done
+sleep 0.3
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 130 ] && grep -q "interrupted" "$T/out"; then
+  run gan_resume_after_interrupt 0 "$BIN" train "$T/gan.json" --limit 256 --epochs 2 --out "$T/gan_int" --resume &&
+    expect gan_resume_after_interrupt "resuming tiny_gan after epoch|nothing to train"
+else
+  bad gan_interrupt "exit $rc: $(tail -n 2 "$T/out" | tr '\n' ' ')"
+fi
+run gan_generate_not_gan 1 "$BIN" generate "$T/dc" --out "$T/x.png" && expect gan_generate_not_gan "not a generative model"
+run gan_generate_no_out 2 "$BIN" generate "$T/gan" --noise-seed 1 && expect gan_generate_no_out "--out PNG is required"
+run gan_generate_missing 1 "$BIN" generate "$T/nosuch" --out "$T/x.png" && expect gan_generate_missing "nosuch/metadata.json"
+sed 's/"kind": "gan"/"kind": "vae"/' "$T/gan.json" >"$T/vae.json"
+run gan_bad_kind 1 "$BIN" train "$T/vae.json" && expect gan_bad_kind "'kind' must be \"gan\""
+sed 's/"units": 1}}/"units": 1, "activation": "sigmoid"}}/' "$T/gan.json" >"$T/sig.json"
+run gan_not_logit 1 "$BIN" train "$T/sig.json" --limit 64 --out "$T/sig" && expect gan_not_logit "must output a logit"
+sed 's/"noise_dim": 8/"noise_dim": 9/' "$T/gan.json" >"$T/nd.json"
+run gan_noise_dim 1 "$BIN" train "$T/nd.json" --limit 64 --out "$T/nd" && expect gan_noise_dim "noise_dim is 9"
+
 # ---- Ctrl-C keeps the last checkpoint and resume goes on from it ----
 "$BIN" train digits_cnn --limit 1000 --epochs 400 --out "$T/int" >"$T/out" 2>&1 &
 pid=$!

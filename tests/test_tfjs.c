@@ -383,13 +383,27 @@ static void perturb(mx_model *m) {
  * model.json also has their trainingConfig, which TF.js must be able to
  * train with (predict.js --train-step). Returns 0 for an experiment without
  * a "model" (transfer learning builds it from a base model directory). */
+static int check_model(const char *file, const char *path, const char *part, char *model_text, char *opt_text,
+                       char *loss_text, int compiled);
+
 static int check_experiment(const char *file, int compiled) {
-    char path[1200], dir[1200], log[1200], xpath[1200], y2[1200];
+    char path[1200];
     fmt(path, sizeof path, "%s/experiments/%s", mx_test_root(), file);
     json_error_t e;
     json_t *j = json_load_file(path, 0, &e);
     CHECK_MSG(j != NULL, "%s: %s", path, e.text);
     if (!j) return 1;
+    json_t *kind = json_object_get(j, "kind");
+    if (json_is_string(kind) && !strcmp(json_string_value(kind), "gan")) {
+        /* both models of a GAN; they train through mx_gan_* only (no trainingConfig) */
+        int seen = 0;
+        for (int k = 0; k < 2 && !compiled; k++) {
+            const char *part = k ? "discriminator" : "generator";
+            seen += check_model(file, path, part, json_dumps(json_object_get(j, part), 0), NULL, NULL, 0);
+        }
+        json_decref(j);
+        return seen > 0;
+    }
     if (!json_is_object(json_object_get(j, "model"))) {
         json_decref(j);
         return 0;
@@ -399,6 +413,14 @@ static int check_experiment(const char *file, int compiled) {
     char *opt_text = json_dumps(json_object_get(train, "optimizer"), JSON_ENCODE_ANY);
     char *loss_text = json_dumps(json_object_get(train, "loss"), JSON_ENCODE_ANY);
     json_decref(j);
+    return check_model(file, path, NULL, model_text, opt_text, loss_text, compiled);
+}
+
+/* The model of experiment `file` (part: a GAN's "generator" or
+ * "discriminator", else NULL); takes the texts (freed here). */
+static int check_model(const char *file, const char *path, const char *part, char *model_text, char *opt_text,
+                       char *loss_text, int compiled) {
+    char dir[1200], log[1200], xpath[1200], y2[1200];
     mx_model *m = model_text ? mx_model_from_json(model_text, path, 5) : NULL;
     CHECK_MSG(m != NULL, "experiment %s: mlexp cannot build its model: %s", file, mx_error());
     if (m && compiled) {
@@ -414,7 +436,7 @@ static int check_experiment(const char *file, int compiled) {
     free(loss_text);
     if (!m) return 1;
     perturb(m);
-    fmt(dir, sizeof dir, "%s/%.*s", mx_test_tmpdir(), (int)(strlen(file) - 5), file);
+    fmt(dir, sizeof dir, "%s/%.*s%s%s", mx_test_tmpdir(), (int)(strlen(file) - 5), file, part ? "_" : "", part ? part : "");
     fmt(log, sizeof log, "%s.log", dir);
     fmt(xpath, sizeof xpath, "%s/x.npy", dir);
     fmt(y2, sizeof y2, "%s/y_tfjs.npy", dir);

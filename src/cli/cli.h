@@ -129,6 +129,10 @@ json_t *cli_history_json(const mx_history *h);
 /* ---- progress ---- */
 
 void cli_progress_batch(const mx_fit_progress *p, void *user);
+/* the same line with other names for its two running means (a GAN's losses) */
+void cli_progress_line(const mx_fit_progress *p, const char *loss_name, const char *acc_name);
+/* clear the live line on a terminal before a line of its own */
+void cli_progress_end(void);
 void cli_progress_epoch(const mx_epoch_stats *s, int epochs, int64_t steps);
 
 /* ---- commands ---- */
@@ -140,6 +144,29 @@ int cmd_predict(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
+
+/* `mlexp train` of a GAN experiment (train_gan.c): kind "gan" in the
+ * experiment file; the options as cmd_train parsed them (NULL: not given). */
+typedef struct cli_train_args {
+    const char *epochs, *batch_size, *seed, *threads, *data, *out, *limit, *dataset, *base;
+    int resume;
+    const char *command; /* the command line, for metadata and report */
+} cli_train_args;
+/* 1 when the experiment file says "kind": "gan", 0 when it has no kind, -1
+ * (error set) for an unreadable file or another kind */
+int cli_experiment_is_gan(const char *path);
+int cli_train_gan(const char *path, const cli_train_args *a);
+
+/* `mlexp generate MODEL_DIR ...` (generate.c) dispatches on metadata.json's
+ * "kind"; argv after MODEL_DIR goes to the kind's command. */
+int cli_generate(int argc, char **argv);
+int cli_generate_gan(const char *model_dir, json_t *meta, int argc, char **argv);
+/* rows x cols images of generator g from noise (rows * cols, noise size),
+ * in inference mode, mapped back to pixels ((y - offset) / scale) and tiled
+ * with 2-pixel gray gaps, as a PNG file */
+int cli_gan_grid(mx_model *g, const float *noise, int rows, int cols, float scale, float offset, const char *path);
+/* metadata.json's output.preprocessing (pixels * scale + offset = the generator's range) */
+int cli_gan_output_range(json_t *meta, float *scale, float *offset);
 
 /* print "mlexp CMD: error: MSG" and return 1 */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -128,6 +128,13 @@ int cmd_eval(int argc, char **argv) {
         return cli_error("eval", "%s", mx_error()), 2;
     json_t *meta = cli_metadata_load(pos[0]);
     if (!meta) return cli_error("eval", "%s", mx_error());
+    const char *kind = json_string_value(json_object_get(meta, "kind"));
+    if (kind && !strcmp(kind, "gan")) { /* a generator has no test accuracy */
+        cli_error("eval", "%s is a GAN's generator: it has no labels to evaluate against (see its report.html, or "
+                          "mlexp generate)", pos[0]);
+        json_decref(meta);
+        return 1;
+    }
     const char *dataset = json_string_value(json_object_get(meta, "dataset"));
     json_t *pre = json_object_get(json_object_get(meta, "input"), "preprocessing");
     float scale = json_is_number(json_object_get(pre, "scale")) ? (float)json_number_value(json_object_get(pre, "scale")) : 1;

@@ -32,6 +32,14 @@ static void eta(double s, char *buf, size_t n) {
 
 void cli_progress_batch(const mx_fit_progress *p, void *user) {
     (void)user;
+    cli_progress_line(p, "loss", "acc");
+}
+
+void cli_progress_end(void) {
+    if (isatty(fileno(stderr))) fputs("\r\033[K", stderr);
+}
+
+void cli_progress_line(const mx_fit_progress *p, const char *loss_name, const char *acc_name) {
     static double last = -1;
     static int tty = -1;
     if (tty < 0) tty = isatty(fileno(stderr));
@@ -47,16 +55,16 @@ void cli_progress_batch(const mx_fit_progress *p, void *user) {
         char bar[32];
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : '.';
         bar[width] = 0;
-        fprintf(stderr, "\r\033[KEpoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.4f  %.0f img/s  ETA %s", p->epoch,
-                p->epochs, bar, (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, e);
+        fprintf(stderr, "\r\033[KEpoch %d/%d [%s] %lld/%lld  %s %.4f  %s %.4f  %.0f img/s  ETA %s", p->epoch,
+                p->epochs, bar, (long long)p->step, (long long)p->steps, loss_name, p->loss, acc_name, p->accuracy, rate, e);
         fflush(stderr);
         return;
     }
     if (p->step == 1 && last < 0) last = t;
     if (done || t - last < 10) return;
     last = t;
-    fprintf(stderr, "Epoch %d/%d  %lld/%lld  loss %.4f  acc %.4f  %.0f img/s  ETA %s\n", p->epoch, p->epochs,
-            (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, e);
+    fprintf(stderr, "Epoch %d/%d  %lld/%lld  %s %.4f  %s %.4f  %.0f img/s  ETA %s\n", p->epoch, p->epochs,
+            (long long)p->step, (long long)p->steps, loss_name, p->loss, acc_name, p->accuracy, rate, e);
 }
 
 void cli_progress_epoch(const mx_epoch_stats *s, int epochs, int64_t steps) {

@@ -32,6 +32,11 @@ typedef struct mx_report {
     int steps;                  /* labels per test sample; above 1 (sequences) the report leads with exact_match */
     double exact_match;         /* share of test samples with every step right */
     const char *text_mistakes;  /* text models: test samples it got wrong, a line each, or NULL */
+    /* GANs, instead of the test metrics: both losses per epoch and the
+     * sample grid drawn after each epoch */
+    const mx_gan_epoch *gan_epochs; /* n_gan_epochs entries, or NULL */
+    int n_gan_epochs;
+    const char *const *grids;   /* per GAN epoch: a PNG file relative to the report's folder, or NULL */
 } mx_report;
 
 /* Write the HTML (inline CSS and SVG, images as PNG data URIs; no external

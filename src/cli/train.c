@@ -298,10 +298,17 @@ int cmd_train(int argc, char **argv) {
         cli_usage(&c, stderr);
         return 2;
     }
-    char path[4096];
+    char path[4096], command[2048];
     cli_experiment e;
-    if (cli_experiment_path(pos[0], path, sizeof path) || cli_experiment_load(path, &e))
-        return cli_error("train", "%s", mx_error());
+    if (cli_experiment_path(pos[0], path, sizeof path)) return cli_error("train", "%s", mx_error());
+    join_args(argc, argv, pos[0], command, sizeof command);
+    int gan = cli_experiment_is_gan(path);
+    if (gan < 0) return cli_error("train", "%s", mx_error());
+    if (gan) {
+        cli_train_args a = {epochs_s, bs_s, seed_s, threads_s, data, out, limit_s, dataset, base, resume, command};
+        return cli_train_gan(path, &a);
+    }
+    if (cli_experiment_load(path, &e)) return cli_error("train", "%s", mx_error());
     train_ctx ctx = {&e, NULL, e.epochs, 0, e.batch_size, e.seed};
     int threads = 0, limit = 0, rc = 1;
     if ((epochs_s && cli_int(epochs_s, "--epochs", 1, 1000000, &ctx.epochs)) ||
@@ -317,8 +324,6 @@ int cmd_train(int argc, char **argv) {
     snprintf(outbuf, sizeof outbuf, "%s", out ? out : "runs/");
     if (!out) snprintf(outbuf, sizeof outbuf, "runs/%s", e.name);
     ctx.out = outbuf;
-    char command[2048];
-    join_args(argc, argv, pos[0], command, sizeof command);
 
     mx_dataset *train = NULL, *test = NULL;
     mx_model *m = NULL;

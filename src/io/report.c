@@ -7,7 +7,6 @@
 #include "core/core.h"
 
 #include <math.h>
-#include <png.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +85,7 @@ static const char CSS[] =
     /* misclassified examples, scaled up without smoothing */
     ".examples{display:grid;grid-template-columns:repeat(auto-fill,minmax(104px,1fr));gap:14px}\n"
     ".examples figure{margin:0}\n"
+    ".examples.grids{grid-template-columns:repeat(auto-fill,minmax(220px,1fr))}\n"
     ".examples img{display:block;width:100%;height:auto;border-radius:6px;image-rendering:pixelated}\n"
     ".examples figcaption{font-size:12.5px;line-height:1.35;margin-top:5px;overflow-wrap:anywhere}\n"
     ".examples .p{color:rgb(var(--bad))}.examples .c{color:var(--muted)}\n"
@@ -412,41 +412,6 @@ static void confusion(FILE *f, const mx_report *r) {
 
 /* ---- images -------------------------------------------------------------- */
 
-static void png_put(png_structp png, png_bytep data, size_t n) {
-    if (fwrite(data, 1, n, png_get_io_ptr(png)) != n) png_error(png, "out of memory");
-}
-
-static void png_flush_none(png_structp png) {}
-
-static void png_fail(png_structp png, png_const_charp msg) {
-    mx_fail("report: PNG: %s", msg);
-    png_longjmp(png, 1);
-}
-
-static void png_warn(png_structp png, png_const_charp msg) {}
-
-/* 8-bit gray or RGB rows (h, w, c) to PNG bytes on out. */
-static int png_encode(FILE *out, const unsigned char *px, int h, int w, int c) {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_fail, png_warn);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        png_destroy_write_struct(&png, NULL);
-        return mx_fail("report: PNG: out of memory");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        return -1;
-    }
-    png_set_write_fn(png, out, png_put, png_flush_none);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, px + (size_t)y * (size_t)w * (size_t)c);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    return 0;
-}
-
 static void base64(FILE *f, const unsigned char *p, size_t n) {
     static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < n; i += 3) {
@@ -465,7 +430,7 @@ static int image_uri(FILE *f, const float *image, unsigned char *bytes, const mx
     size_t len = 0;
     FILE *m = open_memstream(&png, &len);
     if (!m) return mx_fail("report: out of memory");
-    int rc = png_encode(m, bytes, r->h, r->w, r->c);
+    int rc = mx_png_encode(m, bytes, r->h, r->w, r->c);
     if (fclose(m) != 0 && rc == 0) rc = mx_fail("report: out of memory");
     if (rc == 0) {
         fputs("data:image/png;base64,", f);
@@ -510,6 +475,96 @@ static int examples(FILE *f, const mx_report *r) {
     return rc;
 }
 
+/* ---- GANs ---------------------------------------------------------------- */
+
+/* The GAN's epochs as a history, for the charts: loss and val_loss are the
+ * generator's and discriminator's losses, accuracy and val_accuracy D's mean
+ * probability of "real" on real and on generated images. */
+static mx_history gan_history(const mx_report *r) {
+    mx_history h = {0};
+    h.epochs = calloc((size_t)r->n_gan_epochs, sizeof *h.epochs);
+    if (!h.epochs) return h;
+    for (int i = 0; i < r->n_gan_epochs; i++) {
+        const mx_gan_epoch *e = &r->gan_epochs[i];
+        h.epochs[h.n++] = (mx_epoch_stats){e->epoch, e->g_loss, e->d_real, e->d_loss, e->d_fake, e->seconds, e->samples_per_s};
+    }
+    return h;
+}
+
+static void gan_header(FILE *f, const mx_report *r) {
+    const mx_gan_epoch *last = &r->gan_epochs[r->n_gan_epochs - 1];
+    fputs("<div class=\"stats\">\n<div class=\"stat main\"><b>", f);
+    num(f, "%.3f", last->g_loss);
+    fputs("</b><span>generator loss</span></div>\n<div class=\"stat\"><b>", f);
+    num(f, "%.3f", last->d_loss);
+    fputs("</b><span>discriminator loss</span></div>\n<div class=\"stat\"><b>", f);
+    pct(f, last->d_real, 1);
+    fputs("</b><span>D: real taken for real</span></div>\n<div class=\"stat\"><b>", f);
+    pct(f, last->d_fake, 1);
+    fprintf(f, "</b><span>D: generated taken for real</span></div>\n<div class=\"stat\"><b>%d</b><span>epochs</span></div>\n"
+               "</div>\n", r->n_gan_epochs);
+}
+
+static int gan_sections(FILE *f, const mx_report *r, const char *report_path) {
+    mx_history h = gan_history(r);
+    if (!h.epochs) return mx_fail("report: out of memory");
+    static const series loss[2] = {{"generator", "s1", offsetof(mx_epoch_stats, loss)},
+                                   {"discriminator", "s2", offsetof(mx_epoch_stats, val_loss)}};
+    static const series prob[2] = {{"real images", "s1", offsetof(mx_epoch_stats, accuracy)},
+                                   {"generated images", "s2", offsetof(mx_epoch_stats, val_accuracy)}};
+    fputs("<section><h2>Training curves</h2><div class=\"charts\">\n", f);
+    chart(f, &h, "Loss", loss, 0);
+    chart(f, &h, "D: taken for real", prob, 1);
+    fputs("</div>\n<p class=\"note\">Losses are means over each epoch's steps (binary cross-entropy from logits; the "
+          "discriminator's sums its real and generated halves). Training that fails shows here as the "
+          "discriminator winning (its loss towards 0, generated images no longer taken for real); a generator "
+          "that collapses onto a few images shows in the grids below as the same image again and again.</p></section>\n", f);
+    fputs("<section><details open><summary><h2>Epochs</h2></summary><div class=\"scroll\"><table class=\"epochs\">\n"
+          "<thead><tr><th>Epoch</th><th>Generator loss</th><th>Discriminator loss</th><th>D(real)</th>"
+          "<th>D(generated)</th><th>Seconds</th><th>Samples/s</th></tr></thead><tbody>\n", f);
+    for (int i = 0; i < r->n_gan_epochs; i++) {
+        const mx_gan_epoch *e = &r->gan_epochs[i];
+        fprintf(f, "<tr><td>%d</td><td>", e->epoch);
+        num(f, "%.4f", e->g_loss);
+        fputs("</td><td>", f);
+        num(f, "%.4f", e->d_loss);
+        fputs("</td><td>", f);
+        pct(f, e->d_real, 1);
+        fputs("</td><td>", f);
+        pct(f, e->d_fake, 1);
+        fputs("</td><td>", f);
+        num(f, "%.1f", e->seconds);
+        fputs("</td><td>", f);
+        num(f, "%.0f", e->samples_per_s);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table></div></details></section>\n", f);
+    free(h.epochs);
+    if (!r->grids) return 0;
+    /* the grids, embedded (the page stays self-contained) and linked to their files */
+    const char *slash = strrchr(report_path, '/');
+    int dirlen = slash ? (int)(slash - report_path) : 1;
+    const char *dir = slash ? report_path : ".";
+    fputs("<section><h2>Samples after each epoch</h2><p class=\"note\" style=\"margin:0 0 12px\">The same noise "
+          "every epoch (the generator in inference mode).</p><div class=\"examples grids\">\n", f);
+    for (int i = 0; i < r->n_gan_epochs; i++) {
+        if (!r->grids[i]) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%.*s/%s", dirlen, dir, r->grids[i]);
+        size_t len = 0;
+        char *png = mx_read_file(path, &len, (size_t)1 << 24);
+        if (!png) return mx_fail_context("report: ");
+        fputs("<figure><a href=\"", f);
+        esc(f, r->grids[i]);
+        fputs("\"><img alt=\"samples\" src=\"data:image/png;base64,", f);
+        base64(f, (const unsigned char *)png, len);
+        fprintf(f, "\"></a><figcaption>epoch %d</figcaption></figure>\n", r->gan_epochs[i].epoch);
+        free(png);
+    }
+    fputs("</div></section>\n", f);
+    return 0;
+}
+
 /* ---- the page ------------------------------------------------------------ */
 
 static int has_epochs(const mx_history *h) { return h && h->n > 0 && h->epochs; }
@@ -533,6 +588,10 @@ static void header(FILE *f, const mx_report *r) {
         esc(f, r->description);
         fputs("</p>\n", f);
     }
+    if (r->gan_epochs && r->n_gan_epochs > 0) {
+        gan_header(f, r);
+        goto command;
+    }
     fputs("<div class=\"stats\">\n<div class=\"stat main\"><b>", f);
     if (r->steps > 1) { /* sequences: every step right is what counts */
         pct(f, r->exact_match, 2);
@@ -549,6 +608,7 @@ static void header(FILE *f, const mx_report *r) {
     if (has_epochs(r->history))
         fprintf(f, "<div class=\"stat\"><b>%d</b><span>epochs</span></div>\n", r->history->n);
     fputs("</div>\n", f);
+command:
     if (r->command) {
         fputs("<pre class=\"cmd\">", f);
         esc(f, r->command);
@@ -572,9 +632,12 @@ static void settings_and_timings(FILE *f, const mx_report *r) {
     }
     fputs("<section><h2>Timings</h2><table class=\"kv\">\n<tr><th>Training</th><td>", f);
     duration(f, r->train_seconds);
-    fputs("</td></tr>\n<tr><th>Evaluation</th><td>", f);
-    duration(f, r->eval_seconds);
     fputs("</td></tr>\n", f);
+    if (!r->gan_epochs) { /* a GAN has no test set */
+        fputs("<tr><th>Evaluation</th><td>", f);
+        duration(f, r->eval_seconds);
+        fputs("</td></tr>\n", f);
+    }
     if (has_epochs(r->history)) {
         double s = 0;
         for (int i = 0; i < r->history->n; i++) s += r->history->epochs[i].seconds;
@@ -582,11 +645,16 @@ static void settings_and_timings(FILE *f, const mx_report *r) {
         duration(f, s / r->history->n);
         fputs("</td></tr>\n", f);
     }
+    if (r->gan_epochs && r->n_gan_epochs > 0) {
+        fputs("<tr><th>Mean epoch</th><td>", f);
+        duration(f, r->train_seconds / r->n_gan_epochs);
+        fputs("</td></tr>\n", f);
+    }
     if (r->threads > 0) fprintf(f, "<tr><th>Threads</th><td>%d</td></tr>\n", r->threads);
     fputs("</table></section>\n</div>\n", f);
 }
 
-static int page(FILE *f, const mx_report *r) {
+static int page(FILE *f, const mx_report *r, const char *path) {
     fputs("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<meta name=\"color-scheme\" content=\"light dark\">\n<title>",
@@ -599,6 +667,7 @@ static int page(FILE *f, const mx_report *r) {
     fprintf(f, "mlexp report</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", CSS);
     header(f, r);
     const mx_history *h = r->history;
+    if (r->gan_epochs && r->n_gan_epochs > 0 && gan_sections(f, r, path)) return -1;
     if (has_epochs(h)) {
         curves(f, h);
         epoch_table(f, h);
@@ -622,7 +691,7 @@ int mx_report_write(const char *path, const mx_report *r) {
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return mx_fail("report: out of memory");
-    int rc = page(f, r);
+    int rc = page(f, r, path);
     if (ferror(f) && rc == 0) rc = mx_fail("report: out of memory");
     if (fclose(f) != 0 && rc == 0) rc = mx_fail("report: out of memory");
     if (rc == 0) rc = mx_write_file(path, buf, len);
