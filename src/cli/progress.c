@@ -30,6 +30,14 @@ static void eta(double s, char *buf, size_t n) {
         snprintf(buf, n, "%ds", t);
 }
 
+static const char *g_unit = "img";
+static double g_per_sample = 1;
+
+void cli_progress_unit(const char *unit, double per_sample) {
+    g_unit = unit;
+    g_per_sample = per_sample;
+}
+
 void cli_progress_batch(const mx_fit_progress *p, void *user) {
     (void)user;
     static double last = -1;
@@ -37,9 +45,11 @@ void cli_progress_batch(const mx_fit_progress *p, void *user) {
     if (tty < 0) tty = isatty(fileno(stderr));
     int done = p->step == p->steps;
     double t = now();
-    double rate = p->seconds > 0 ? (double)p->samples / p->seconds : 0;
+    double rate = p->seconds > 0 ? (double)p->samples * g_per_sample / p->seconds : 0;
     char e[32];
-    eta(p->step ? p->seconds / (double)p->step * (double)(p->steps - p->step) : -1, e, sizeof e);
+    /* from the pace of this run (a resumed epoch starts at a later step) */
+    const int64_t ran = p->step - p->first_step;
+    eta(ran > 0 ? p->seconds / (double)ran * (double)(p->steps - p->step) : -1, e, sizeof e);
     if (tty) {
         if (!done && t - last < 0.1) return;
         last = t;
@@ -47,16 +57,16 @@ void cli_progress_batch(const mx_fit_progress *p, void *user) {
         char bar[32];
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : '.';
         bar[width] = 0;
-        fprintf(stderr, "\r\033[KEpoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.4f  %.0f img/s  ETA %s", p->epoch,
-                p->epochs, bar, (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, e);
+        fprintf(stderr, "\r\033[KEpoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.4f  %.0f %s/s  ETA %s", p->epoch,
+                p->epochs, bar, (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, g_unit, e);
         fflush(stderr);
         return;
     }
     if (p->step == 1 && last < 0) last = t;
     if (done || t - last < 10) return;
     last = t;
-    fprintf(stderr, "Epoch %d/%d  %lld/%lld  loss %.4f  acc %.4f  %.0f img/s  ETA %s\n", p->epoch, p->epochs,
-            (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, e);
+    fprintf(stderr, "Epoch %d/%d  %lld/%lld  loss %.4f  acc %.4f  %.0f %s/s  ETA %s\n", p->epoch, p->epochs,
+            (long long)p->step, (long long)p->steps, p->loss, p->accuracy, rate, g_unit, e);
 }
 
 void cli_progress_epoch(const mx_epoch_stats *s, int epochs, int64_t steps) {
@@ -66,5 +76,5 @@ void cli_progress_epoch(const mx_epoch_stats *s, int epochs, int64_t steps) {
     fprintf(stderr, "Epoch %d/%d  %lld steps  %.1fs  loss %.4f  acc %.4f", s->epoch, epochs, (long long)steps,
             s->seconds, s->loss, s->accuracy);
     if (!isnan(s->val_loss)) fprintf(stderr, "  val_loss %.4f  val_acc %.4f", s->val_loss, s->val_accuracy);
-    fprintf(stderr, "  %.0f img/s\n", s->samples_per_s);
+    fprintf(stderr, "  %.0f %s/s\n", s->samples_per_s * g_per_sample, g_unit);
 }

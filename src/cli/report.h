@@ -32,6 +32,14 @@ typedef struct mx_report {
     int steps;                  /* labels per test sample; above 1 (sequences) the report leads with exact_match */
     double exact_match;         /* share of test samples with every step right */
     const char *text_mistakes;  /* text models: test samples it got wrong, a line each, or NULL */
+    /* character-level language models: the loss is the cross-entropy per
+     * character (nats), also shown in bits; samples generated after
+     * training, one per temperature */
+    int per_char;
+    int n_samples;
+    const char *sample_prime;
+    const float *sample_temperatures; /* n_samples */
+    char *const *samples;             /* n_samples UTF-8 texts */
 } mx_report;
 
 /* Write the HTML (inline CSS and SVG, images as PNG data URIs; no external
