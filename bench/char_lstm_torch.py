@@ -2,8 +2,8 @@
 """The character LSTM in PyTorch, the peer of bench/char_lstm_bench.c and of
 experiments/moby_dick.json.
 
-Same model (Embedding(vocab, 256), LSTM(1024) returning sequences, Dense(vocab)
-on the logits), Adam (lr 1e-3, Keras's epsilon 1e-7), gradients clipped to a
+Same model (Embedding(vocab, 256), LSTM(1024) returning sequences, Dense(vocab);
+the softmax is in the loss, as mlexp fuses it), Adam (lr 1e-3, Keras's epsilon 1e-7), gradients clipped to a
 global norm of 5, batch 64 of 100 characters. The text is laid out as the
 experiment does it (src/data/chars.c): the first 95% for training, split into
 64 parallel streams read 100 characters at a time with the LSTM states
