@@ -17,11 +17,18 @@
 #define SAMPLE_LENGTH 600
 #define PRIME_CHARS 40
 
-/* the first characters of the held-out text (stream 0, window 0) */
+/* the first characters of the held-out text (stream 0, window 0), from the
+ * start of a word when the window has a space or a line break */
 static void held_out_prime(const mx_dataset *test, const mx_chars *chars, char *out, size_t n) {
+    const int64_t seq = test->shape[0];
+    int64_t from = 0;
+    for (int64_t t = 0; t + 1 < seq && !from; t++) {
+        const uint32_t cp = chars->vocab[(int)test->x[t]];
+        if (cp == ' ' || cp == '\n') from = t + 1;
+    }
     size_t k = 0;
-    const int64_t take = MX_MIN((int64_t)PRIME_CHARS, test->shape[0]);
-    for (int64_t t = 0; t < take && k + 5 < n; t++) k += (size_t)mx_utf8_put(chars->vocab[(int)test->x[t]], out + k);
+    const int64_t end = MX_MIN(from + PRIME_CHARS, seq);
+    for (int64_t t = from; t < end && k + 5 < n; t++) k += (size_t)mx_utf8_put(chars->vocab[(int)test->x[t]], out + k);
     out[k] = 0;
 }
 
