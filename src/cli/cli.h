@@ -47,6 +47,8 @@ typedef struct cli_data {
     mx_resize resize;
     int64_t train_size, test_size; /* generated datasets: samples of each split */
     uint64_t seed;            /* generated datasets: train draws from seed, test from seed + 1, fresh from seed + 2 */
+    int seq_length;           /* text: characters per window (the model's timesteps) */
+    double test_split;        /* text: the last fraction of the text, held out for validation */
 } cli_data;
 
 /* The split ("train" or "test"; "fresh" too for generated datasets) of a
@@ -68,6 +70,37 @@ int cli_text_from_metadata(json_t *meta, cli_text *t);
 /* The classes of each step of the output row block y (steps, classes) as text,
  * pad characters at the end removed, into out. */
 void cli_text_decode(const cli_text *t, const float *y, int steps, int classes, char *out, size_t n);
+
+/* ---- character-level text (dataset "text", cli/chars.c) ---- */
+
+int cli_is_text(const char *dataset);
+/* The text file: override (--data FILE), or dataset.path as given or
+ * under $MLEXP_DATA, ./data and the repository's data/. */
+int cli_chars_path(const cli_data *d, const char *override, char *out, size_t n);
+/* The file's characters, its first (1 - test_split) as `streams` training
+ * streams and the rest as held-out streams (mx_chars_streams). */
+int cli_chars_datasets(const cli_data *d, const char *file, int streams, mx_chars **chars, mx_dataset **train,
+                       mx_dataset **test);
+/* A copy of a Keras model config reading (batch, seq) with every recurrent
+ * layer stateful, "vocabulary" in a layer's input_dim, output_dim or units
+ * replaced by vocab_size, as JSON text; origin names it in errors. */
+char *cli_chars_model(json_t *model, int batch, int seq, int vocab_size, const char *origin);
+/* The vocabulary as a list of one-character strings, and back. */
+json_t *cli_chars_vocab_json(const mx_chars *c);
+int cli_chars_vocab_from_json(json_t *vocab, uint32_t **out, int *n);
+
+/* Sample `length` characters from a trained text model (metadata "kind":
+ * "text") after feeding `prime` once, the states carried from step to step;
+ * each character goes to out (flushed) as it is drawn, or into *text
+ * (malloc'd) when text is not NULL. Deterministic for a seed. */
+typedef struct cli_gen_options {
+    const char *prime;
+    int length;
+    float temperature;
+    uint64_t seed;
+} cli_gen_options;
+int cli_generate_text_run(const char *model_dir, json_t *meta, const cli_gen_options *o, FILE *out, char **text);
+int cli_generate_text(const char *model_dir, json_t *meta, int argc, char **argv);
 
 typedef struct cli_experiment {
     json_t *root;             /* owns everything below */
@@ -101,6 +134,12 @@ char *cli_transfer_model(const cli_experiment *e, const char *base_dir, int n_cl
 int cli_base_path(const cli_experiment *e, const char *override, char *out, size_t n);
 void cli_experiment_free(cli_experiment *e);
 
+/* A text experiment's model directory (cli/train_text.c): the model,
+ * history, metadata.json with the vocabulary, samples and report.html. */
+int cli_text_outputs(mx_model *m, const cli_experiment *e, const char *out, const mx_history *h, const mx_dataset *test,
+                     const mx_chars *chars, const char *command, int threads, const char *text_file, uint64_t seed,
+                     int batch_size);
+
 /* ---- model directories ---- */
 
 /* metadata.json of a trained model */
@@ -128,6 +167,8 @@ json_t *cli_history_json(const mx_history *h);
 
 /* ---- progress ---- */
 
+/* What the rate counts: "img" per sample unless set ("chars", 100 per sample). */
+void cli_progress_unit(const char *unit, double per_sample);
 void cli_progress_batch(const mx_fit_progress *p, void *user);
 /* the same line with other names for its two running means (a GAN's losses) */
 void cli_progress_line(const mx_fit_progress *p, const char *loss_name, const char *acc_name);
@@ -144,6 +185,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
+int cli_generate(int argc, char **argv);
 
 /* `mlexp train` of a GAN experiment (train_gan.c): kind "gan" in the
  * experiment file; the options as cmd_train parsed them (NULL: not given). */

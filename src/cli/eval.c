@@ -135,6 +135,14 @@ int cmd_eval(int argc, char **argv) {
         json_decref(meta);
         return 1;
     }
+    if (cli_is_text(json_string_value(json_object_get(meta, "dataset")))) {
+        json_t *v = json_object_get(json_object_get(meta, "metrics"), "val_loss");
+        cli_error("eval", "%s is a character-level language model: training measured it on its held-out text "
+                          "(%.4f nats per character, in metadata.json and report.html); sample it with mlexp generate",
+                  pos[0], json_number_value(v));
+        json_decref(meta);
+        return 1;
+    }
     const char *dataset = json_string_value(json_object_get(meta, "dataset"));
     json_t *pre = json_object_get(json_object_get(meta, "input"), "preprocessing");
     float scale = json_is_number(json_object_get(pre, "scale")) ? (float)json_number_value(json_object_get(pre, "scale")) : 1;

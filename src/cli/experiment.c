@@ -46,7 +46,7 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
     static const char *const top[] = {"name", "title", "description", "dataset", "preprocessing", "augmentation",
                                       "model", "base", "head", "training", NULL};
     static const char *const ds[] = {"name", "validation", "validation_split", "path", "image_size", "channels",
-                                     "resize", "train_size", "test_size", "seed", NULL};
+                                     "resize", "train_size", "test_size", "seed", "sequence_length", "test_split", NULL};
     static const char *const basekeys[] = {"model", "output", "trainable_from", NULL};
     static const char *const pre[] = {"scale", "offset", NULL};
     static const char *const aug[] = {"shift", "rotation", "zoom", "flip_horizontal", "flip_vertical", "rotate90",
@@ -101,6 +101,15 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
         int rs = mx_resize_parse(get_str(dataset, "resize", "bilinear"));
         if (rs < 0) return mx_fail("%s: dataset.resize must be bilinear, nearest or area", path);
         e->data.resize = (mx_resize)rs;
+    }
+    if (cli_is_text(e->dataset)) {
+        double seq = 0, ts = 0;
+        e->data.path = get_str(dataset, "path", NULL);
+        if (get_num(dataset, "sequence_length", 100, 1, 100000, &seq, "dataset") ||
+            get_num(dataset, "test_split", 0.05, 0.001, 0.5, &ts, "dataset"))
+            return mx_fail_context("%s: ", path);
+        e->data.seq_length = (int)seq;
+        e->data.test_split = ts;
     }
     if (mx_dataset_is_generated(e->dataset)) {
         double ntr = 0, nte = 0, sd = 0;

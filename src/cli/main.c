@@ -159,7 +159,7 @@ static void usage(FILE *f) {
             "  serve              the web demo and a JSON API on http://127.0.0.1:8080/\n"
             "  explain FILE       every number of a tiny network's training steps, formulas written out\n"
             "  gradcheck MODEL    analytic against finite-difference gradients, per weight tensor\n"
-            "  generate MODEL_DIR what a generative model makes (a GAN's image grid from a noise seed)\n\n"
+            "  generate MODEL_DIR what a generative model makes (text from a prime, a GAN's image grid)\n\n"
             "Run mlexp COMMAND --help for the options of a command.\n",
             MX_VERSION);
 }
@@ -189,6 +189,8 @@ int main(int argc, char **argv) {
         rc = cmd_serve(argc - 2, argv + 2);
     else if (!strcmp(cmd, "explain"))
         rc = cmd_explain(argc - 2, argv + 2);
+    else if (!strcmp(cmd, "generate"))
+        rc = cli_generate(argc - 2, argv + 2);
     else if (!strcmp(cmd, "gradcheck"))
         rc = cmd_gradcheck(argc - 2, argv + 2);
     else if (!strcmp(cmd, "generate"))

@@ -30,6 +30,14 @@ static void eta(double s, char *buf, size_t n) {
         snprintf(buf, n, "%ds", t);
 }
 
+static const char *g_unit = "img";
+static double g_per_sample = 1;
+
+void cli_progress_unit(const char *unit, double per_sample) {
+    g_unit = unit;
+    g_per_sample = per_sample;
+}
+
 void cli_progress_batch(const mx_fit_progress *p, void *user) {
     (void)user;
     cli_progress_line(p, "loss", "acc");
@@ -45,9 +53,11 @@ void cli_progress_line(const mx_fit_progress *p, const char *loss_name, const ch
     if (tty < 0) tty = isatty(fileno(stderr));
     int done = p->step == p->steps;
     double t = now();
-    double rate = p->seconds > 0 ? (double)p->samples / p->seconds : 0;
+    double rate = p->seconds > 0 ? (double)p->samples * g_per_sample / p->seconds : 0;
     char e[32];
-    eta(p->step ? p->seconds / (double)p->step * (double)(p->steps - p->step) : -1, e, sizeof e);
+    /* from the pace of this run (a resumed epoch starts at a later step) */
+    const int64_t ran = p->step - p->first_step;
+    eta(ran > 0 ? p->seconds / (double)ran * (double)(p->steps - p->step) : -1, e, sizeof e);
     if (tty) {
         if (!done && t - last < 0.1) return;
         last = t;
@@ -55,16 +65,16 @@ void cli_progress_line(const mx_fit_progress *p, const char *loss_name, const ch
         char bar[32];
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : '.';
         bar[width] = 0;
-        fprintf(stderr, "\r\033[KEpoch %d/%d [%s] %lld/%lld  %s %.4f  %s %.4f  %.0f img/s  ETA %s", p->epoch,
-                p->epochs, bar, (long long)p->step, (long long)p->steps, loss_name, p->loss, acc_name, p->accuracy, rate, e);
+        fprintf(stderr, "\r\033[KEpoch %d/%d [%s] %lld/%lld  %s %.4f  %s %.4f  %.0f %s/s  ETA %s", p->epoch,
+                p->epochs, bar, (long long)p->step, (long long)p->steps, loss_name, p->loss, acc_name, p->accuracy, rate, g_unit, e);
         fflush(stderr);
         return;
     }
     if (p->step == 1 && last < 0) last = t;
     if (done || t - last < 10) return;
     last = t;
-    fprintf(stderr, "Epoch %d/%d  %lld/%lld  %s %.4f  %s %.4f  %.0f img/s  ETA %s\n", p->epoch, p->epochs,
-            (long long)p->step, (long long)p->steps, loss_name, p->loss, acc_name, p->accuracy, rate, e);
+    fprintf(stderr, "Epoch %d/%d  %lld/%lld  %s %.4f  %s %.4f  %.0f %s/s  ETA %s\n", p->epoch, p->epochs,
+            (long long)p->step, (long long)p->steps, loss_name, p->loss, acc_name, p->accuracy, rate, g_unit, e);
 }
 
 void cli_progress_epoch(const mx_epoch_stats *s, int epochs, int64_t steps) {
@@ -74,5 +84,5 @@ void cli_progress_epoch(const mx_epoch_stats *s, int epochs, int64_t steps) {
     fprintf(stderr, "Epoch %d/%d  %lld steps  %.1fs  loss %.4f  acc %.4f", s->epoch, epochs, (long long)steps,
             s->seconds, s->loss, s->accuracy);
     if (!isnan(s->val_loss)) fprintf(stderr, "  val_loss %.4f  val_acc %.4f", s->val_loss, s->val_accuracy);
-    fprintf(stderr, "  %.0f img/s\n", s->samples_per_s);
+    fprintf(stderr, "  %.0f %s/s\n", s->samples_per_s * g_per_sample, g_unit);
 }

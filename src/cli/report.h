@@ -37,6 +37,14 @@ typedef struct mx_report {
     const mx_gan_epoch *gan_epochs; /* n_gan_epochs entries, or NULL */
     int n_gan_epochs;
     const char *const *grids;   /* per GAN epoch: a PNG file relative to the report's folder, or NULL */
+    /* character-level language models: the loss is the cross-entropy per
+     * character (nats), also shown in bits; samples generated after
+     * training, one per temperature */
+    int per_char;
+    int n_samples;
+    const char *sample_prime;
+    const float *sample_temperatures; /* n_samples */
+    char *const *samples;             /* n_samples UTF-8 texts */
 } mx_report;
 
 /* Write the HTML (inline CSS and SVG, images as PNG data URIs; no external

@@ -29,6 +29,7 @@ typedef struct train_ctx {
     int64_t steps;
     int batch_size;
     uint64_t seed;
+    int64_t step;     /* batches done in the epoch under way (0 at an epoch's end) */
 } train_ctx;
 
 static int run(const char *cmd) {
@@ -40,6 +41,7 @@ static int run(const char *cmd) {
  * swap it with out/checkpoint, so an interruption never leaves a broken
  * checkpoint behind. */
 static int save_checkpoint(mx_model *m, const mx_history *h, const train_ctx *c) {
+    const int64_t n_states = mx_model_states_size(m);
     char tmp[4096], final[4096], old[4096], path[4200], cmd[12800];
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", c->out);
     snprintf(final, sizeof final, "%s/checkpoint", c->out);
@@ -49,8 +51,18 @@ static int save_checkpoint(mx_model *m, const mx_history *h, const train_ctx *c)
     if (mx_model_save(m, tmp)) return -1;
     snprintf(path, sizeof path, "%s/optimizer.bin", tmp);
     if (mx_optimizer_state_save(m, path)) return -1;
-    json_t *st = json_pack("{s:s, s:i, s:I, s:i, s:o}", "experiment", c->e->name, "epoch", h->n, "seed",
-                           (json_int_t)c->seed, "batch_size", c->batch_size, "history", cli_history_json(h));
+    if (c->step > 0 && n_states > 0) { /* mid-epoch: where every stream of a stateful model is */
+        mx_tensor *t = mx_tensor_new(1, (int64_t[]){n_states});
+        if (!t) return -1;
+        mx_model_states_get(m, t->data);
+        snprintf(path, sizeof path, "%s/states.npy", tmp);
+        int rc = mx_npy_save(path, t);
+        mx_tensor_free(t);
+        if (rc) return -1;
+    }
+    json_t *st = json_pack("{s:s, s:i, s:I, s:I, s:i, s:o}", "experiment", c->e->name, "epoch", h->n, "step",
+                           (json_int_t)c->step, "seed", (json_int_t)c->seed, "batch_size", c->batch_size, "history",
+                           cli_history_json(h));
     snprintf(path, sizeof path, "%s/state.json", tmp);
     int rc = mx_json_save(st, path);
     json_decref(st);
@@ -63,8 +75,15 @@ static int save_checkpoint(mx_model *m, const mx_history *h, const train_ctx *c)
     return 0;
 }
 
+static void on_batch(const mx_fit_progress *p, void *user) {
+    train_ctx *c = user;
+    c->step = p->step;
+    cli_progress_batch(p, user);
+}
+
 static int on_epoch(mx_model *m, const mx_history *h, void *user) {
-    const train_ctx *c = user;
+    train_ctx *c = user;
+    c->step = 0;
     cli_progress_epoch(&h->epochs[h->n - 1], c->epochs, c->steps);
     if (save_checkpoint(m, h, c)) {
         fprintf(stderr, "mlexp train: error: checkpoint: %s\n", mx_error());
@@ -74,7 +93,7 @@ static int on_epoch(mx_model *m, const mx_history *h, void *user) {
 }
 
 /* Load out/checkpoint (or the .old one left by an interrupted swap). */
-static mx_model *load_checkpoint(const train_ctx *c, mx_history *h, char *dir, size_t n) {
+static mx_model *load_checkpoint(train_ctx *c, mx_history *h, char *dir, size_t n) {
     struct stat sb;
     snprintf(dir, n, "%s/checkpoint", c->out);
     if (stat(dir, &sb) != 0) {
@@ -96,6 +115,7 @@ static mx_model *load_checkpoint(const train_ctx *c, mx_history *h, char *dir, s
                 path, (long long)json_integer_value(seed), (long long)json_integer_value(bs));
     else if (!cli_history_load(json_object_get(st, "history"), h))
         m = mx_model_load(dir);
+    c->step = json_integer_value(json_object_get(st, "step"));
     json_decref(st);
     return m;
 }
@@ -266,24 +286,27 @@ static void list_experiments(void) {
 
 int cmd_train(int argc, char **argv) {
     const char *epochs_s = NULL, *bs_s = NULL, *seed_s = NULL, *threads_s = NULL, *data = NULL, *out = NULL,
-               *limit_s = NULL, *dataset = NULL, *base = NULL;
+               *limit_s = NULL, *dataset = NULL, *base = NULL, *budget_s = NULL;
     int resume = 0;
     const cli_opt opts[] = {
         {"--epochs", "N", "epochs to train (default: the experiment's)", &epochs_s, NULL},
         {"--batch-size", "N", "samples per step (default: the experiment's)", &bs_s, NULL},
         {"--seed", "N", "seed of initialisation, shuffling, dropout, augmentation", &seed_s, NULL},
         {"--threads", "N", "worker threads (default: all cores)", &threads_s, NULL},
-        {"--data", "DIR", "dataset directory (default: installed datasets)", &data, NULL},
+        {"--data", "DIR", "dataset directory, or the text file of a text experiment (default: installed datasets)", &data,
+         NULL},
         {"--dataset", "NAME", "train on another dataset of the same shape (e.g. mnist with --data DIR)", &dataset, NULL},
         {"--base", "DIR", "the base model of a transfer-learning experiment", &base, NULL},
         {"--out", "DIR", "model directory (default: runs/EXPERIMENT)", &out, NULL},
         {"--limit", "N", "use only the first N training and test samples", &limit_s, NULL},
+        {"--time-budget", "MINUTES", "stop after this much training; the last epoch ends early and is validated", &budget_s,
+         NULL},
         {"--resume", NULL, "continue from DIR/checkpoint", NULL, &resume},
         {0},
     };
     const cli_cmd c = {"train", "EXPERIMENT [options]",
                        "Train an experiment: a live progress bar per epoch, a checkpoint after each epoch\n"
-                       "(Ctrl-C stops; --resume continues), then the model in TF.js format with\n"
+                       "(Ctrl-C saves one where it stops; --resume continues), then the model in TF.js format with\n"
                        "metadata.json, history.json and report.html in the model directory.",
                        "The same seed and thread count give a bit-identical model.", opts};
     const char *pos[1] = {NULL};
@@ -309,8 +332,15 @@ int cmd_train(int argc, char **argv) {
         return cli_train_gan(path, &a);
     }
     if (cli_experiment_load(path, &e)) return cli_error("train", "%s", mx_error());
-    train_ctx ctx = {&e, NULL, e.epochs, 0, e.batch_size, e.seed};
+    train_ctx ctx = {&e, NULL, e.epochs, 0, e.batch_size, e.seed, 0};
     int threads = 0, limit = 0, rc = 1;
+    double budget = 0;
+    char *end = NULL;
+    if (budget_s && (budget = strtod(budget_s, &end), end == budget_s || *end || !(budget > 0) || budget > 1e7)) {
+        cli_error("train", "--time-budget must be a positive number of minutes, got '%s'", budget_s);
+        cli_experiment_free(&e);
+        return 2;
+    }
     if ((epochs_s && cli_int(epochs_s, "--epochs", 1, 1000000, &ctx.epochs)) ||
         (bs_s && cli_int(bs_s, "--batch-size", 1, 65536, &ctx.batch_size)) ||
         (seed_s && cli_u64(seed_s, "--seed", &ctx.seed)) || (threads_s && cli_int(threads_s, "--threads", 1, 64, &threads)) ||
@@ -328,10 +358,19 @@ int cmd_train(int argc, char **argv) {
     mx_dataset *train = NULL, *test = NULL;
     mx_model *m = NULL;
     mx_history h = {0};
+    mx_chars *chars = NULL;
+    char *text_model = NULL, text_file[4096] = "";
+    const int text = cli_is_text(e.dataset);
     if (mx_set_threads(threads)) goto fail;
     threads = mx_threads();
-    if (!(train = cli_dataset_load(&e.data, "train", data)) || !(test = cli_dataset_load(&e.data, "test", data)))
+    if (text) { /* one stream per row of the batch, so the batch size shapes the data */
+        if (cli_chars_path(&e.data, data, text_file, sizeof text_file) ||
+            cli_chars_datasets(&e.data, text_file, ctx.batch_size, &chars, &train, &test))
+            goto fail;
+        if (limit) limit = (int)MX_MAX(ctx.batch_size, limit / ctx.batch_size * ctx.batch_size); /* whole batches */
+    } else if (!(train = cli_dataset_load(&e.data, "train", data)) || !(test = cli_dataset_load(&e.data, "test", data))) {
         goto fail;
+    }
     if (limit) {
         mx_dataset *a = mx_dataset_slice(train, 0, MX_MIN((int64_t)limit, train->n));
         mx_dataset *b = mx_dataset_slice(test, 0, MX_MIN((int64_t)limit, test->n));
@@ -356,6 +395,11 @@ int cmd_train(int argc, char **argv) {
         if (!(m = load_checkpoint(&ctx, &h, ckdir, sizeof ckdir))) goto fail;
     } else if (e.base_model) {
         if (!(m = transfer_model(&e, base, train->n_classes, ctx.seed))) goto fail;
+    } else if (text) { /* stateful layers over (batch, sequence_length) */
+        if (!(text_model = cli_chars_model(json_object_get(e.root, "model"), ctx.batch_size, e.data.seq_length,
+                                            chars->vocab_size, path)) ||
+            !(m = mx_model_from_json(text_model, path, ctx.seed)))
+            goto fail;
     } else if (!(m = mx_model_from_json(e.model_json, path, ctx.seed))) {
         goto fail;
     }
@@ -364,23 +408,41 @@ int cmd_train(int argc, char **argv) {
         char op[4300];
         snprintf(op, sizeof op, "%s/optimizer.bin", ckdir);
         if (mx_optimizer_state_load(m, op)) goto fail;
-        fprintf(stderr, "resuming %s after epoch %d\n", e.name, h.n);
+        if (ctx.step > 0 && mx_model_states_size(m) > 0) { /* the streams where they stopped */
+            snprintf(op, sizeof op, "%s/states.npy", ckdir);
+            mx_tensor *st = mx_npy_load(op);
+            if (!st) goto fail;
+            const int fits = mx_tensor_size(st) == mx_model_states_size(m);
+            if (fits) mx_model_states_set(m, st->data);
+            mx_tensor_free(st);
+            if (!fits) {
+                mx_fail("%s: the states do not fit the model", op);
+                goto fail;
+            }
+        }
+        if (ctx.step > 0)
+            fprintf(stderr, "resuming %s in epoch %d after step %lld\n", e.name, h.n + 1, (long long)ctx.step);
+        else
+            fprintf(stderr, "resuming %s after epoch %d\n", e.name, h.n);
     }
     mx_fit_options o = mx_fit_defaults();
     o.epochs = ctx.epochs;
     o.batch_size = ctx.batch_size;
     o.seed = ctx.seed;
-    o.shuffle = e.shuffle;
+    o.shuffle = text ? 0 : e.shuffle; /* text: batch k + 1 continues the streams of batch k */
+    o.reset_states = text;
+    o.initial_step = ctx.step;
+    o.max_seconds = budget * 60;
     o.scale = e.scale;
     o.offset = e.offset;
     o.augment = &e.augment;
-    if (!strcmp(e.validation, "test")) o.validation_data = test;
+    if (text || !strcmp(e.validation, "test")) o.validation_data = test; /* text: the held-out end */
     if (!strcmp(e.validation, "split")) o.validation_split = e.validation_split;
     o.early_stopping_patience = e.patience;
     o.early_stopping_min_delta = e.min_delta;
     o.restore_best_weights = e.restore_best;
     o.initial_epoch = h.n;
-    o.on_batch = cli_progress_batch;
+    o.on_batch = on_batch;
     o.on_epoch_end = on_epoch;
     o.user = &ctx;
     o.interrupt = &g_interrupt;
@@ -388,26 +450,50 @@ int cmd_train(int argc, char **argv) {
     ctx.steps = (n_train + ctx.batch_size - 1) / ctx.batch_size;
     if (h.n >= ctx.epochs)
         fprintf(stderr, "the checkpoint already has %d epochs: nothing to train (raise --epochs)\n", h.n);
-    fprintf(stderr, "training %s on %lld samples (%s), %d epochs, batch %d, %d threads\n", e.name,
-            (long long)n_train, e.dataset, ctx.epochs, ctx.batch_size, threads);
+    if (text) {
+        cli_progress_unit("chars", e.data.seq_length);
+        fprintf(stderr, "training %s on %s: %lld characters, %d distinct; %d streams of %lld windows of %d, "
+                        "%lld characters held out; %d epochs, %d threads\n",
+                e.name, text_file, (long long)chars->n, chars->vocab_size, ctx.batch_size,
+                (long long)(n_train / ctx.batch_size), e.data.seq_length, (long long)(test->n * e.data.seq_length),
+                ctx.epochs, threads);
+    } else {
+        fprintf(stderr, "training %s on %lld samples (%s), %d epochs, batch %d, %d threads\n", e.name,
+                (long long)n_train, e.dataset, ctx.epochs, ctx.batch_size, threads);
+    }
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     if (mx_fit(m, train, &o, &h)) {
         if (g_interrupt) {
-            fprintf(stderr, "\ninterrupted: the last finished epoch is saved in %s/checkpoint; continue with --resume\n",
-                    ctx.out);
             rc = 130;
+            if (ctx.step > 0 && ctx.step < ctx.steps) { /* keep the steps of the epoch under way */
+                mx_clear_error();
+                if (save_checkpoint(m, &h, &ctx)) {
+                    cli_error("train", "checkpoint: %s", mx_error());
+                    goto done;
+                }
+                fprintf(stderr, "\ninterrupted: saved in %s/checkpoint after step %lld of epoch %d; continue with --resume\n",
+                        ctx.out, (long long)ctx.step, h.n + 1);
+            } else {
+                fprintf(stderr, "\ninterrupted: the last finished epoch is saved in %s/checkpoint; continue with --resume\n",
+                        ctx.out);
+            }
         }
         goto fail;
     }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    if (write_outputs(m, &e, &ctx, &h, test, command, threads, data)) goto fail;
+    if (text ? cli_text_outputs(m, &e, ctx.out, &h, test, chars, command, threads, text_file, ctx.seed,
+                                    ctx.batch_size)
+             : write_outputs(m, &e, &ctx, &h, test, command, threads, data))
+        goto fail;
     rc = 0;
     goto done;
 fail:
     if (rc != 130) cli_error("train", "%s", mx_error());
 done:
+    free(text_model);
+    mx_chars_free(chars);
     mx_history_free(&h);
     mx_model_free(m);
     mx_dataset_free(train);

@@ -287,7 +287,8 @@ static int load_opt_states(const gan_run *c, mx_model *g, mx_model *d) {
 /* progress: one line redrawn on a terminal, a line every ten seconds otherwise */
 static void on_batch(const mx_gan_progress *p, void *user) {
     (void)user;
-    mx_fit_progress q = {p->epoch, p->epochs, p->step, p->steps, p->samples, p->g_loss, p->d_loss, p->seconds};
+    mx_fit_progress q = {.epoch = p->epoch, .epochs = p->epochs, .step = p->step, .steps = p->steps, .samples = p->samples,
+                         .loss = p->g_loss, .accuracy = p->d_loss, .seconds = p->seconds};
     cli_progress_line(&q, "g_loss", "d_loss");
 }
 

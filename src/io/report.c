@@ -36,6 +36,7 @@ static const char CSS[] =
     ".stat span{color:var(--muted);font-size:13px}\n"
     "code,pre{font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,\"Liberation Mono\",monospace}\n"
     "pre{margin:0;overflow-x:auto}\n"
+    "pre.sample{white-space:pre-wrap;overflow-wrap:anywhere;margin-bottom:12px}\n"
     ".cmd{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px;"
     "white-space:pre-wrap;overflow-wrap:anywhere}\n"
     ".cmd::before{content:\"$ \";color:var(--muted)}\n"
@@ -302,15 +303,19 @@ static void chart(FILE *f, const mx_history *h, const char *title, const series 
     fputs("</svg></figure>\n", f);
 }
 
-static void curves(FILE *f, const mx_history *h) {
+static void curves(FILE *f, const mx_history *h, int per_char) {
     static const series loss[2] = {{"train", "s1", offsetof(mx_epoch_stats, loss)},
                                    {"validation", "s2", offsetof(mx_epoch_stats, val_loss)}};
     static const series acc[2] = {{"train", "s1", offsetof(mx_epoch_stats, accuracy)},
                                   {"validation", "s2", offsetof(mx_epoch_stats, val_accuracy)}};
     fputs("<section><h2>Training curves</h2><div class=\"charts\">\n", f);
-    chart(f, h, "Loss", loss, 0);
-    chart(f, h, "Accuracy", acc, 1);
+    chart(f, h, per_char ? "Cross-entropy per character (nats)" : "Loss", loss, 0);
+    chart(f, h, per_char ? "Next character right" : "Accuracy", acc, 1);
     fputs("</div>\n", f);
+    const mx_epoch_stats *last = &h->epochs[h->n - 1];
+    if (per_char && isfinite(last->val_loss))
+        fprintf(f, "<p class=\"note\">Validation cross-entropy after epoch %d: %.4f nats = %.4f bits per character "
+                   "(bits = nats / ln 2).</p>\n", last->epoch, last->val_loss, last->val_loss / log(2.0));
     if (h->best_epoch > 0 || h->stopped_early) {
         fputs("<p class=\"note\">", f);
         if (h->stopped_early) fprintf(f, "Training stopped early after epoch %d. ", h->epochs[h->n - 1].epoch);
@@ -322,13 +327,14 @@ static void curves(FILE *f, const mx_history *h) {
 
 /* Validation columns only when some epoch was validated; a long run's table
  * starts folded (the curves above show it at a glance). */
-static void epoch_table(FILE *f, const mx_history *h) {
+static void epoch_table(FILE *f, const mx_history *h, int per_char) {
     int val = 0;
     for (int i = 0; i < h->n; i++) val |= isfinite(h->epochs[i].val_loss) || isfinite(h->epochs[i].val_accuracy);
     fprintf(f, "<section><details%s><summary><h2>Epochs</h2></summary><div class=\"scroll\"><table class=\"epochs\">\n"
-               "<thead><tr><th>Epoch</th><th>Loss</th><th>Accuracy</th>%s<th>Seconds</th><th>Samples/s</th></tr>"
+               "<thead><tr><th>Epoch</th><th>Loss</th><th>Accuracy</th>%s%s<th>Seconds</th><th>Samples/s</th></tr>"
                "</thead><tbody>\n",
-            h->n <= 20 ? " open" : "", val ? "<th>Val loss</th><th>Val accuracy</th>" : "");
+            h->n <= 20 ? " open" : "", val ? "<th>Val loss</th><th>Val accuracy</th>" : "",
+            val && per_char ? "<th>Val bits/char</th>" : "");
     for (int i = 0; i < h->n; i++) {
         const mx_epoch_stats *e = &h->epochs[i];
         int best = h->best_epoch > 0 && e->epoch == h->best_epoch;
@@ -342,6 +348,10 @@ static void epoch_table(FILE *f, const mx_history *h) {
             num(f, "%.4f", e->val_loss);
             fputs("</td><td>", f);
             pct(f, e->val_accuracy, 2);
+            if (per_char) {
+                fputs("</td><td>", f);
+                num(f, "%.4f", e->val_loss / log(2.0));
+            }
         }
         fputs("</td><td>", f);
         num(f, "%.1f", e->seconds);
@@ -593,7 +603,12 @@ static void header(FILE *f, const mx_report *r) {
         goto command;
     }
     fputs("<div class=\"stats\">\n<div class=\"stat main\"><b>", f);
-    if (r->steps > 1) { /* sequences: every step right is what counts */
+    if (r->per_char) { /* language models: cross-entropy per character leads */
+        num(f, "%.4f", r->test_loss);
+        fputs("</b><span>validation nats / character</span></div>\n<div class=\"stat\"><b>", f);
+        num(f, "%.4f", r->test_loss / log(2.0));
+        fputs("</b><span>bits / character</span></div>\n<div class=\"stat\"><b>", f);
+    } else if (r->steps > 1) { /* sequences: every step right is what counts */
         pct(f, r->exact_match, 2);
         fputs("</b><span>test exact match</span></div>\n<div class=\"stat\"><b>", f);
     }
@@ -621,6 +636,24 @@ static void text_section(FILE *f, const char *title, const char *text) {
     fprintf(f, "<section><h2>%s</h2><pre>", title);
     esc(f, text);
     fputs("</pre></section>\n", f);
+}
+
+/* text sampled from a language model, one block per temperature */
+static void generated(FILE *f, const mx_report *r) {
+    fputs("<section><h2>Generated text</h2>\n<p class=\"note\">Sampled one character at a time, the LSTM's "
+          "states carried from each character to the next", f);
+    if (r->sample_prime && r->sample_prime[0]) {
+        fputs(", after the prime <code>", f);
+        esc(f, r->sample_prime);
+        fputs("</code>", f);
+    }
+    fputs(". Lower temperatures pick likelier characters.</p>\n", f);
+    for (int i = 0; i < r->n_samples; i++) {
+        fprintf(f, "<h3>Temperature %g</h3><pre class=\"sample\">", (double)r->sample_temperatures[i]);
+        if (r->samples[i]) esc(f, r->samples[i]);
+        fputs("</pre>\n", f);
+    }
+    fputs("</section>\n", f);
 }
 
 static void settings_and_timings(FILE *f, const mx_report *r) {
@@ -669,9 +702,10 @@ static int page(FILE *f, const mx_report *r, const char *path) {
     const mx_history *h = r->history;
     if (r->gan_epochs && r->n_gan_epochs > 0 && gan_sections(f, r, path)) return -1;
     if (has_epochs(h)) {
-        curves(f, h);
-        epoch_table(f, h);
+        curves(f, h, r->per_char);
+        epoch_table(f, h, r->per_char);
     }
+    if (r->n_samples > 0) generated(f, r);
     if (r->n_classes > 0 && r->confusion) confusion(f, r);
     if (r->n_examples > 0 && examples(f, r) != 0) return -1;
     if (r->text_mistakes && r->text_mistakes[0]) text_section(f, "Test samples it got wrong (the first ones)", r->text_mistakes);

@@ -177,8 +177,8 @@ static int infer_chunk(const mx_model *m, int batch) {
     for (int i = 0; i < m->n_values; i++) per_sample += m->values[i]->size;
     for (int i = 0; i < m->n_nodes; i++) per_sample += m->nodes[i]->ws_per_sample;
     int64_t chunk = INFER_BYTES / (4 * MX_MAX(per_sample, 1));
-    for (int i = 0; i < m->n_nodes; i++) /* stateful layers keep a fixed batch */
-        if (m->nodes[i]->fixed_batch > 0) chunk = MX_MIN(chunk, (int64_t)m->nodes[i]->fixed_batch);
+    for (int i = 0; i < m->n_nodes; i++) /* stateful layers: row r of every batch continues row r of the last */
+        if (m->nodes[i]->fixed_batch > 0) return MX_MIN(batch, m->nodes[i]->fixed_batch);
     return (int)MX_MAX(1, MX_MIN((int64_t)batch, chunk));
 }
 
@@ -330,7 +330,11 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
     best_so_far(history, val != NULL, &best, &best_epoch);
     int64_t steps = (tr.n + o->batch_size - 1) / o->batch_size;
     int rc = 0;
+    const double started = mx_now();
     for (int epoch = o->initial_epoch; epoch < o->epochs; epoch++) {
+        const int64_t first = epoch == o->initial_epoch ? MX_MAX(0, MX_MIN(o->initial_step, steps)) : 0;
+        if (o->reset_states && first == 0) mx_model_reset_states(m); /* a resumed epoch goes on with its states */
+        int out_of_time = 0;
         for (int64_t i = 0; i < tr.n; i++) perm[i] = i;
         if (o->shuffle) {
             mx_rng rng;
@@ -343,8 +347,8 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
         }
         double t0 = mx_now(), loss_sum = 0;
         int64_t correct = 0, total = 0, seen = 0;
-        mx_fit_progress pr = {epoch + 1, o->epochs, 0, steps, 0, 0, 0, 0};
-        for (int64_t s = 0; s < steps; s++) {
+        mx_fit_progress pr = {epoch + 1, o->epochs, first, steps, first, 0, 0, 0, 0};
+        for (int64_t s = first; s < steps; s++) {
             int count = (int)MX_MIN((int64_t)o->batch_size, tr.n - s * o->batch_size);
             load_batch(m, &tr, perm + s * o->batch_size, count, o->scale, o->offset,
                        mx_augment_active(o->augment) ? o->augment : NULL, staging, o->seed, epoch);
@@ -358,6 +362,10 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
             pr.seconds = mx_now() - t0;
             if (o->on_batch) o->on_batch(&pr, o->user);
             if (o->interrupt && *o->interrupt) break;
+            if (o->max_seconds > 0 && mx_now() - started >= o->max_seconds) {
+                out_of_time = 1;
+                break;
+            }
         }
         if (m->step_error[0]) {
             rc = mx_fail("epoch %d: %s", epoch + 1, m->step_error);
@@ -368,7 +376,8 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
             break;
         }
         mx_epoch_stats st = {epoch + 1, pr.loss, pr.accuracy, NAN, NAN, mx_now() - t0, 0};
-        st.samples_per_s = (double)tr.n / st.seconds;
+        st.samples_per_s = (double)seen / st.seconds;
+        if (val && o->reset_states) mx_model_reset_states(m);
         if (val && run_eval(m, val, o->scale, o->offset, o->batch_size, &st.val_loss, &st.val_accuracy, NULL)) {
             rc = -1;
             break;
@@ -381,6 +390,7 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
             if (best_w) mx_model_weights_get(m, best_w);
         }
         int stop = o->early_stopping_patience > 0 && st.epoch - best_epoch >= o->early_stopping_patience;
+        if (out_of_time) history->stopped_early = 1;
         if (stop) {
             history->stopped_early = 1;
             if (best_w && best_epoch > o->initial_epoch) { /* best weights of this run are in memory */
@@ -389,7 +399,7 @@ int mx_fit(mx_model *m, const mx_dataset *train, const mx_fit_options *o, mx_his
             }
         }
         if (o->on_epoch_end && o->on_epoch_end(m, history, o->user)) break;
-        if (stop) break;
+        if (stop || out_of_time) break;
     }
     mx_free(perm);
     mx_free(staging);
