@@ -126,6 +126,8 @@ typedef struct cli_experiment {
 } cli_experiment;
 
 int cli_experiment_load(const char *path, cli_experiment *e);
+/* an error naming where and the key when obj holds a key not in known (NULL-ended) */
+int cli_check_keys(json_t *obj, const char *where, const char *const *known);
 /* The Keras config of the base model (base_dir), cut at base_output, taking
  * (h, w, c) images, frozen (or trainable from base_trainable_from), called
  * with training=False, with the head on top. */
@@ -164,6 +166,14 @@ char *cli_summary_text(const mx_model *m);
 int cli_history_save(const char *path, const mx_history *h);
 int cli_history_load(json_t *j, mx_history *h);
 json_t *cli_history_json(const mx_history *h);
+
+/* Checkpoints are written into OUT/checkpoint.tmp, then swapped with
+ * OUT/checkpoint (the previous one passes through checkpoint.old), so an
+ * interruption never leaves a broken checkpoint behind.
+ * cli_checkpoint_begin clears checkpoint.tmp and .old and names tmp;
+ * cli_checkpoint_commit swaps it in. */
+int cli_checkpoint_begin(const char *out, char *tmp, size_t n);
+int cli_checkpoint_commit(const char *out);
 
 /* ---- progress ---- */
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_keys(json_t *obj, const char *where, const char *const *known) {
+int cli_check_keys(json_t *obj, const char *where, const char *const *known) {
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
@@ -61,11 +61,11 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
     json_t *model = json_object_get(r, "model"), *stop = json_object_get(train, "early_stopping");
     json_t *base = json_object_get(r, "base");
     if (!json_is_object(r)) return mx_fail("%s: must be a JSON object", path);
-    if (check_keys(r, where, top)) return -1;
+    if (cli_check_keys(r, where, top)) return -1;
     if (!json_is_object(dataset) || !(json_is_object(model) || json_is_object(base)) || !json_is_object(train))
         return mx_fail("%s: needs 'dataset', 'model' (or 'base' and 'head') and 'training' objects", path);
     if (json_is_object(base)) {
-        if (check_keys(base, "base", basekeys)) return mx_fail_context("%s: ", path);
+        if (cli_check_keys(base, "base", basekeys)) return mx_fail_context("%s: ", path);
         e->base_model = get_str(base, "model", NULL);
         e->base_output = get_str(base, "output", NULL);
         e->base_trainable_from = get_str(base, "trainable_from", NULL);
@@ -73,9 +73,9 @@ int cli_experiment_load(const char *path, cli_experiment *e) {
         if (!e->base_model || !e->base_output || !json_is_array(e->head))
             return mx_fail("%s: base needs 'model' and 'output', and 'head' a list of layers", path);
     }
-    if (check_keys(dataset, "dataset", ds) || (prep && check_keys(prep, "preprocessing", pre)) ||
-        (json_is_object(augm) && check_keys(augm, "augmentation", aug)) || check_keys(train, "training", tr) ||
-        (json_is_object(stop) && check_keys(stop, "training.early_stopping", es)))
+    if (cli_check_keys(dataset, "dataset", ds) || (prep && cli_check_keys(prep, "preprocessing", pre)) ||
+        (json_is_object(augm) && cli_check_keys(augm, "augmentation", aug)) || cli_check_keys(train, "training", tr) ||
+        (json_is_object(stop) && cli_check_keys(stop, "training.early_stopping", es)))
         return mx_fail_context("%s: ", path);
     e->name = get_str(r, "name", NULL);
     if (!e->name) return mx_fail("%s: needs a 'name'", path);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 json_t *cli_metadata_load(const char *model_dir) {
     char path[4096];
@@ -114,5 +115,24 @@ int cli_history_load(json_t *j, mx_history *h) {
     }
     h->best_epoch = (int)json_integer_value(json_object_get(j, "best_epoch"));
     h->stopped_early = json_is_true(json_object_get(j, "stopped_early"));
+    return 0;
+}
+
+int cli_checkpoint_begin(const char *out, char *tmp, size_t n) {
+    char old[4200];
+    snprintf(tmp, n, "%s/checkpoint.tmp", out);
+    snprintf(old, sizeof old, "%s/checkpoint.old", out);
+    return mx_remove_tree(tmp) || mx_remove_tree(old) ? mx_fail_context("cannot clear %s: ", tmp) : 0;
+}
+
+int cli_checkpoint_commit(const char *out) {
+    char tmp[4200], final[4200], old[4200];
+    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", out);
+    snprintf(final, sizeof final, "%s/checkpoint", out);
+    snprintf(old, sizeof old, "%s/checkpoint.old", out);
+    struct stat sb;
+    if (stat(final, &sb) == 0 && rename(final, old)) return mx_fail("cannot move %s aside", final);
+    if (rename(tmp, final)) return mx_fail("cannot rename %s to %s", tmp, final);
+    mx_remove_tree(old); /* the new one is in place: a leftover is harmless */
     return 0;
 }

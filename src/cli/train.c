@@ -32,22 +32,11 @@ typedef struct train_ctx {
     int64_t step;     /* batches done in the epoch under way (0 at an epoch's end) */
 } train_ctx;
 
-static int run(const char *cmd) {
-    int rc = system(cmd);
-    return rc == 0 ? 0 : -1;
-}
-
-/* Save model, optimizer state and history into out/checkpoint.tmp, then
- * swap it with out/checkpoint, so an interruption never leaves a broken
- * checkpoint behind. */
+/* Model, optimizer state and history as a checkpoint (cli_checkpoint_begin) */
 static int save_checkpoint(mx_model *m, const mx_history *h, const train_ctx *c) {
     const int64_t n_states = mx_model_states_size(m);
-    char tmp[4096], final[4096], old[4096], path[4200], cmd[12800];
-    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", c->out);
-    snprintf(final, sizeof final, "%s/checkpoint", c->out);
-    snprintf(old, sizeof old, "%s/checkpoint.old", c->out);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", tmp, old);
-    if (run(cmd)) return mx_fail("cannot clear %s", tmp);
+    char tmp[4200], path[4300];
+    if (cli_checkpoint_begin(c->out, tmp, sizeof tmp)) return -1;
     if (mx_model_save(m, tmp)) return -1;
     snprintf(path, sizeof path, "%s/optimizer.bin", tmp);
     if (mx_optimizer_state_save(m, path)) return -1;
@@ -66,13 +55,7 @@ static int save_checkpoint(mx_model *m, const mx_history *h, const train_ctx *c)
     snprintf(path, sizeof path, "%s/state.json", tmp);
     int rc = mx_json_save(st, path);
     json_decref(st);
-    if (rc) return -1;
-    struct stat sb;
-    if (stat(final, &sb) == 0 && rename(final, old)) return mx_fail("cannot move %s aside", final);
-    if (rename(tmp, final)) return mx_fail("cannot rename %s to %s", tmp, final);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", old);
-    run(cmd);
-    return 0;
+    return rc ? -1 : cli_checkpoint_commit(c->out);
 }
 
 static void on_batch(const mx_fit_progress *p, void *user) {
@@ -384,12 +367,7 @@ int cmd_train(int argc, char **argv) {
         e.data.train_size = train->n;
         e.data.test_size = test->n;
     }
-    char cmdbuf[4200];
-    snprintf(cmdbuf, sizeof cmdbuf, "mkdir -p '%s'", ctx.out);
-    if (run(cmdbuf)) {
-        mx_fail("cannot create %s", ctx.out);
-        goto fail;
-    }
+    if (mx_mkdirs(ctx.out)) goto fail;
     char ckdir[4200];
     if (resume) {
         if (!(m = load_checkpoint(&ctx, &h, ckdir, sizeof ckdir))) goto fail;

@@ -51,17 +51,6 @@ int cli_experiment_is_gan(const char *path) {
     return rc;
 }
 
-static int keys_ok(json_t *obj, const char *where, const char *const *known) {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        int ok = 0;
-        for (int i = 0; known[i]; i++) ok |= !strcmp(known[i], key);
-        if (!ok) return mx_fail("%s: unknown key '%s'", where, key);
-    }
-    return 0;
-}
-
 static int int_key(json_t *obj, const char *key, int def, int min, int max, int *out, const char *where) {
     json_t *v = json_object_get(obj, key);
     if (!v) {
@@ -106,11 +95,11 @@ static int gan_experiment_load(const char *path, gan_experiment *e) {
                                      "discriminator_optimizer", "loss", NULL};
     static const char *const smp[] = {"rows", "cols", "seed", NULL};
     if (!json_is_object(r)) return mx_fail("%s: must be a JSON object", path);
-    if (keys_ok(r, path, top)) return -1;
+    if (cli_check_keys(r, path, top)) return -1;
     if (!json_is_object(ds) || !json_is_object(g) || !json_is_object(d) || !json_is_object(train))
         return mx_fail("%s: a GAN needs 'dataset', 'generator', 'discriminator' and 'training' objects", path);
-    if (keys_ok(ds, "dataset", dsk) || (prep && keys_ok(prep, "preprocessing", pre)) || keys_ok(train, "training", tr) ||
-        (samples && keys_ok(samples, "samples", smp)))
+    if (cli_check_keys(ds, "dataset", dsk) || (prep && cli_check_keys(prep, "preprocessing", pre)) || cli_check_keys(train, "training", tr) ||
+        (samples && cli_check_keys(samples, "samples", smp)))
         return mx_fail_context("%s: ", path);
     e->name = json_string_value(json_object_get(r, "name"));
     if (!e->name) return mx_fail("%s: needs a 'name'", path);
@@ -171,7 +160,6 @@ typedef struct gan_run {
     int threads;
 } gan_run;
 
-static int run_cmd(const char *cmd) { return system(cmd) == 0 ? 0 : -1; }
 
 static json_t *history_json(const gan_run *c) {
     json_t *eps = json_array();
@@ -210,15 +198,11 @@ static int history_load(json_t *j, gan_run *c) {
 
 static void grid_name(int epoch, char *buf, size_t n) { snprintf(buf, n, "samples/epoch_%03d.png", epoch); }
 
-/* Both models, their optimizer states and the history into
- * out/checkpoint.tmp, then swapped with out/checkpoint. */
+/* Both models, their optimizer states and the history as a checkpoint
+ * (cli_checkpoint_begin) */
 static int save_checkpoint(mx_model *g, mx_model *d, const gan_run *c) {
-    char tmp[4096], final[4096], old[4096], path[4200], cmd[12800];
-    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", c->out);
-    snprintf(final, sizeof final, "%s/checkpoint", c->out);
-    snprintf(old, sizeof old, "%s/checkpoint.old", c->out);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", tmp, old);
-    if (run_cmd(cmd)) return mx_fail("cannot clear %s", tmp);
+    char tmp[4200], path[4300];
+    if (cli_checkpoint_begin(c->out, tmp, sizeof tmp)) return -1;
     snprintf(path, sizeof path, "%s/generator", tmp);
     if (mx_model_save(g, path)) return -1;
     snprintf(path, sizeof path, "%s/discriminator", tmp);
@@ -232,13 +216,7 @@ static int save_checkpoint(mx_model *g, mx_model *d, const gan_run *c) {
     snprintf(path, sizeof path, "%s/state.json", tmp);
     int rc = mx_json_save(st, path);
     json_decref(st);
-    if (rc) return -1;
-    struct stat sb;
-    if (stat(final, &sb) == 0 && rename(final, old)) return mx_fail("cannot move %s aside", final);
-    if (rename(tmp, final)) return mx_fail("cannot rename %s to %s", tmp, final);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", old);
-    run_cmd(cmd);
-    return 0;
+    return rc ? -1 : cli_checkpoint_commit(c->out);
 }
 
 static int load_checkpoint(gan_run *c, mx_model **g, mx_model **d) {
@@ -423,12 +401,9 @@ int cli_train_gan(const char *path, const cli_train_args *a) {
         mx_dataset_free(train);
         if (!(train = s)) goto fail;
     }
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s/samples'", c.out);
-    if (run_cmd(cmd)) {
-        mx_fail("cannot create %s/samples", c.out);
-        goto fail;
-    }
+    char samples[4200];
+    snprintf(samples, sizeof samples, "%s/samples", c.out);
+    if (mx_mkdirs(samples)) goto fail;
     if (a->resume) {
         if (load_checkpoint(&c, &g, &d)) goto fail;
     } else {

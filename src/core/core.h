@@ -81,6 +81,8 @@ char *mx_read_file(const char *path, size_t *len, size_t max_bytes);
 int mx_write_file(const char *path, const void *data, size_t len);
 /* mkdir -p */
 int mx_mkdirs(const char *dir);
+/* remove a file or a directory and everything under it; a missing path is fine */
+int mx_remove_tree(const char *path);
 
 /* 1234567 -> "1,234,567" into buf; returns buf. */
 char *mx_thousands(int64_t v, char *buf, size_t n);

@@ -1,9 +1,10 @@
 /* file.c: whole-file reads and atomic writes (path.tmp, then rename), so
  * an interrupted save never leaves a half-written file behind. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "core.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,5 +62,20 @@ int mx_mkdirs(const char *dir) {
         *p = '/';
     }
     if (mkdir(buf, 0755) != 0 && errno != EEXIST) return mx_fail("%s: cannot create directory (%s)", buf, strerror(errno));
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* rm -rf without a shell: no quoting to get wrong, and SIGINT is not
+ * ignored meanwhile as it is during system() */
+int mx_remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : mx_fail("%s: %s", path, strerror(errno));
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return mx_fail("%s: cannot remove (%s)", path, strerror(errno));
     return 0;
 }
